@@ -1,0 +1,5 @@
+//! The API layer between transports and filesystem drivers: the
+//! [`FileSystem`](filesystem::FileSystem) trait and the request [`Server`](server::Server).
+
+pub mod filesystem;
+pub mod server;

@@ -1,0 +1,5 @@
+//! Pieces shared by the transports and the drivers.
+
+pub mod file_traits;
+
+pub use file_traits::{FileReadWriteVolatile, FileVolatileSlice};

@@ -1,0 +1,1 @@
+//! Passthrough driver (being written).
