@@ -8,7 +8,7 @@ use std::cmp::min;
 use std::io;
 
 use smallvec::SmallVec;
-use vm_memory::bitmap::{Bitmap, BitmapSlice};
+use vm_memory::bitmap::BitmapSlice;
 use vm_memory::VolatileSlice;
 
 use crate::common::FileVolatileSlice;
@@ -173,10 +173,5 @@ impl<'a, S: BitmapSlice> IoBuffers<'a, S> {
         *self = IoBuffers::new(front);
         self.consumed = consumed;
         Ok(IoBuffers::new(back))
-    }
-
-    /// The bytes from the first slice that has not been consumed, for writev of a reply.
-    pub(crate) fn slices(&self) -> &[VolatileSlice<'a, S>] {
-        &self.bufs[self.idx..]
     }
 }

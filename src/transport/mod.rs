@@ -85,6 +85,12 @@ pub struct FuseBuf<'a> {
 }
 
 impl<'a> FuseBuf<'a> {
+    /// The buffer as a `VolatileSlice`, for building readers and writers over several
+    /// buffers.
+    pub fn into_volatile_slice(self) -> VolatileSlice<'a, ()> {
+        self.into_volatile()
+    }
+
     /// Wraps a byte buffer.
     pub fn new(mem: &'a mut [u8]) -> FuseBuf<'a> {
         FuseBuf { mem }
@@ -135,15 +141,20 @@ impl<'a> Reader<'a, ()> {
 }
 
 impl<'a, S: BitmapSlice> Reader<'a, S> {
-    /// A reader over a list of slices whose total length the caller has checked.
-    pub(crate) fn from_slices(list: SliceList<'a, S>) -> Reader<'a, S> {
+    /// A reader over memory slices, in order (e.g. the readable descriptors of a virtio
+    /// chain). The caller guarantees the slices are valid for `'a`, which `VolatileSlice`
+    /// already encodes.
+    pub fn from_volatile_slices<I>(slices: I) -> Reader<'a, S>
+    where
+        I: IntoIterator<Item = VolatileSlice<'a, S>>,
+    {
         Reader {
-            bufs: IoBuffers::new(list),
+            bufs: IoBuffers::new(slices.into_iter().collect()),
         }
     }
 
     /// Reads a plain-data object (a copy: the source may be guest memory that changes).
-    pub fn read_obj<T: ByteValued>(&mut self) -> io::Result<T> {
+    pub fn read_obj<T: ByteValued + Default>(&mut self) -> io::Result<T> {
         let mut obj = T::default();
         let n = self.bufs.copy_to(obj.as_mut_slice());
         if n != size_of::<T>() {
@@ -213,7 +224,7 @@ impl<S: BitmapSlice> io::Read for Reader<'_, S> {
 }
 
 /// Where a fusedev reply goes when it is committed.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct DevSink<'a, S> {
     fd: BorrowedFd<'a>,
     /// The whole area this writer writes into; the written prefix is sent on commit.
@@ -245,10 +256,14 @@ impl<'a> Writer<'a, ()> {
 }
 
 impl<'a, S: BitmapSlice> Writer<'a, S> {
-    /// A writer over memory slices with no device behind them (virtio-fs, tests).
-    pub(crate) fn from_slices(list: SliceList<'a, S>) -> Writer<'a, S> {
+    /// A writer over memory slices with no device behind them (the writable descriptors
+    /// of a virtio chain, or a test buffer): replies land in the slices directly.
+    pub fn from_volatile_slices<I>(slices: I) -> Writer<'a, S>
+    where
+        I: IntoIterator<Item = VolatileSlice<'a, S>>,
+    {
         Writer {
-            bufs: IoBuffers::new(list),
+            bufs: IoBuffers::new(slices.into_iter().collect()),
             sink: None,
         }
     }
@@ -287,7 +302,7 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
             .bufs
             .split_at(offset)
             .map_err(|_| Error::SplitOutOfBounds(offset))?;
-        let sink = match self.sink {
+        let sink = match &self.sink {
             Some(s) => {
                 let written = self.bytes_written();
                 let start = written
@@ -308,7 +323,7 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
     /// split from it) in one `writev(2)`. Returns the total reply length.
     pub fn commit(&mut self, other: Option<&Writer<'a, S>>) -> io::Result<usize> {
         let total = self.bytes_written() + other.map_or(0, |o| o.bytes_written());
-        let Some(sink) = self.sink else {
+        let Some(sink) = &self.sink else {
             return Ok(total);
         };
         let mut iov: [libc::iovec; 2] = [libc::iovec {
@@ -321,7 +336,7 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
             if len == 0 {
                 continue;
             }
-            let Some(s) = w.sink else { continue };
+            let Some(s) = &w.sink else { continue };
             let head = s
                 .area
                 .subslice(0, len)
@@ -393,7 +408,7 @@ mod tests {
         let mut list = SliceList::new();
         list.push(FuseBuf::new(&mut a).into_volatile());
         list.push(FuseBuf::new(&mut b).into_volatile());
-        let mut r = Reader::from_slices(list);
+        let mut r = Reader::from_volatile_slices(list);
         let mut rest = r.split_at(2).unwrap();
         assert_eq!(r.available_bytes(), 2);
         assert_eq!(rest.available_bytes(), 6);
@@ -422,7 +437,7 @@ mod tests {
         let mut buf = [0u8; 4];
         let mut list = SliceList::new();
         list.push(FuseBuf::new(&mut buf).into_volatile());
-        let mut w = Writer::from_slices(list);
+        let mut w = Writer::from_volatile_slices(list);
         assert_eq!(w.write(b"123456").unwrap(), 4);
         assert!(w.write_all(b"x").is_err());
         assert_eq!(w.commit(None).unwrap(), 4);

@@ -1,0 +1,144 @@
+//! Notifications: messages the server sends to the kernel without a request (unique 0,
+//! the notify code in the `error` field). For /dev/fuse get a writer from
+//! `FuseSession::with_writer`.
+
+use std::ffi::CStr;
+use std::io::Write;
+
+use vm_memory::bitmap::BitmapSlice;
+use vm_memory::ByteValued;
+
+use super::{Server, OUT_HEADER_LEN};
+use crate::abi::fuse_abi::{
+    NotifyDeleteOut, NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyOpcode, NotifyPollWakeupOut,
+    NotifyRetrieveOut, NotifyStoreOut, OutHeader,
+};
+use crate::api::filesystem::FileSystem;
+use crate::transport::Writer;
+use crate::{Error, Result};
+
+fn send<S: BitmapSlice>(
+    mut w: Writer<'_, S>,
+    code: NotifyOpcode,
+    parts: &[&[u8]],
+) -> Result<usize> {
+    let len = OUT_HEADER_LEN + parts.iter().map(|p| p.len()).sum::<usize>();
+    let oh = OutHeader {
+        len: len as u32,
+        error: code as i32,
+        unique: 0,
+    };
+    w.write_all(oh.as_slice()).map_err(Error::EncodeMessage)?;
+    for p in parts {
+        w.write_all(p).map_err(Error::EncodeMessage)?;
+    }
+    w.commit(None).map_err(Error::EncodeMessage)
+}
+
+fn namelen(name: &CStr) -> u32 {
+    name.to_bytes().len() as u32
+}
+
+impl<F: FileSystem + Sync> Server<F> {
+    /// Asks the kernel to drop cached data (`off`, `len`; `len` 0 = to the end, negative
+    /// `off` = attributes only) of `ino`.
+    pub fn notify_inval_inode<S: BitmapSlice>(
+        &self,
+        w: Writer<'_, S>,
+        ino: u64,
+        off: i64,
+        len: i64,
+    ) -> Result<usize> {
+        let out = NotifyInvalInodeOut { ino, off, len };
+        send(w, NotifyOpcode::InvalInode, &[out.as_slice()])
+    }
+
+    /// Asks the kernel to drop the dentry `name` in `parent`.
+    pub fn notify_inval_entry<S: BitmapSlice>(
+        &self,
+        w: Writer<'_, S>,
+        parent: u64,
+        name: &CStr,
+    ) -> Result<usize> {
+        let out = NotifyInvalEntryOut {
+            parent,
+            namelen: namelen(name),
+            flags: 0,
+        };
+        send(
+            w,
+            NotifyOpcode::InvalEntry,
+            &[out.as_slice(), name.to_bytes_with_nul()],
+        )
+    }
+
+    /// Tells the kernel that `name` in `parent` (inode `child`) was deleted.
+    pub fn notify_delete<S: BitmapSlice>(
+        &self,
+        w: Writer<'_, S>,
+        parent: u64,
+        child: u64,
+        name: &CStr,
+    ) -> Result<usize> {
+        let out = NotifyDeleteOut {
+            parent,
+            child,
+            namelen: namelen(name),
+            padding: 0,
+        };
+        send(
+            w,
+            NotifyOpcode::Delete,
+            &[out.as_slice(), name.to_bytes_with_nul()],
+        )
+    }
+
+    /// Stores `data` into the kernel's page cache of `ino` at `offset`.
+    pub fn notify_store<S: BitmapSlice>(
+        &self,
+        w: Writer<'_, S>,
+        ino: u64,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<usize> {
+        let out = NotifyStoreOut {
+            nodeid: ino,
+            offset,
+            size: data.len() as u32,
+            padding: 0,
+        };
+        send(w, NotifyOpcode::Store, &[out.as_slice(), data])
+    }
+
+    /// Asks the kernel to send back (as FUSE_NOTIFY_REPLY with `notify_unique`) `size`
+    /// bytes of its cache of `ino` at `offset`.
+    pub fn notify_retrieve<S: BitmapSlice>(
+        &self,
+        w: Writer<'_, S>,
+        notify_unique: u64,
+        ino: u64,
+        offset: u64,
+        size: u32,
+    ) -> Result<usize> {
+        let out = NotifyRetrieveOut {
+            notify_unique,
+            nodeid: ino,
+            offset,
+            size,
+            padding: 0,
+        };
+        send(w, NotifyOpcode::Retrieve, &[out.as_slice()])
+    }
+
+    /// Asks the kernel to resend every request still waiting for a reply (since 7.40;
+    /// the kernel honours it only with FUSE_HAS_RESEND).
+    pub fn notify_resend<S: BitmapSlice>(&self, w: Writer<'_, S>) -> Result<usize> {
+        send(w, NotifyOpcode::Resend, &[])
+    }
+
+    /// Wakes a poller registered with `kh` (the `kh` of a FUSE_POLL request).
+    pub fn notify_poll_wakeup<S: BitmapSlice>(&self, w: Writer<'_, S>, kh: u64) -> Result<usize> {
+        let out = NotifyPollWakeupOut { kh };
+        send(w, NotifyOpcode::Poll, &[out.as_slice()])
+    }
+}

@@ -1,0 +1,440 @@
+//! File I/O: open, read, write, locks, and the other operations on an open handle.
+
+use std::io;
+
+use vm_memory::bitmap::BitmapSlice;
+
+use super::context::SrvContext;
+use super::{Negotiated, Server};
+use crate::abi::fuse_abi::{
+    CopyFileRangeIn, CopyFileRangeOut, FallocateIn, FlushIn, FsyncFlags, IoctlFlags, IoctlIn,
+    IoctlOut, LkFlags, LkIn, LkOut, LseekIn, LseekOut, OpenIn, OpenOut, PollIn, PollOut,
+    ReadFlags, ReadIn, ReleaseFlags, ReleaseIn, WriteFlags, WriteIn, WriteOut,
+};
+use crate::abi::virtio_fs::{
+    RemovemappingIn, RemovemappingOne, SetupmappingIn, FUSE_REMOVEMAPPING_MAX_ENTRY,
+};
+use crate::api::filesystem::{FileSystem, IoctlData, ZeroCopyReader, ZeroCopyWriter};
+use crate::common::FileReadWriteVolatile;
+use crate::transport::{FsCacheReqHandler, Reader, Writer};
+use crate::{Error, Result};
+
+impl<S: BitmapSlice> ZeroCopyReader for Reader<'_, S> {
+    fn read_to(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        count: usize,
+        off: u64,
+    ) -> io::Result<usize> {
+        self.read_to_at(f, count, off)
+    }
+}
+
+impl<S: BitmapSlice> ZeroCopyWriter for Writer<'_, S> {
+    fn write_from(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        count: usize,
+        off: u64,
+    ) -> io::Result<usize> {
+        self.write_from_at(f, count, off)
+    }
+
+    fn available_bytes(&self) -> usize {
+        Writer::available_bytes(self)
+    }
+}
+
+fn einval() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
+}
+
+/// Offsets travel as u64 but must fit a host `off_t`.
+fn check_offset(off: u64) -> bool {
+    off <= i64::MAX as u64
+}
+
+impl<F: FileSystem + Sync> Server<F> {
+    pub(super) fn open<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: OpenIn = c.arg()?;
+        match self
+            .fs
+            .open(&c.ctx, c.nodeid().into(), arg.flags, arg.open_flags)
+        {
+            Ok((handle, opts, backing)) => {
+                let out = OpenOut {
+                    fh: handle.map_or(0, Into::into),
+                    open_flags: opts.bits(),
+                    backing_id: backing.map_or(0, |b| b as i32),
+                };
+                c.reply_ok(Some(out), &[])
+            }
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn opendir<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: OpenIn = c.arg()?;
+        match self.fs.opendir(&c.ctx, c.nodeid().into(), arg.flags) {
+            Ok((handle, opts)) => {
+                let out = OpenOut {
+                    fh: handle.map_or(0, Into::into),
+                    open_flags: opts.bits(),
+                    backing_id: 0,
+                };
+                c.reply_ok(Some(out), &[])
+            }
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn read<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        neg: &Negotiated,
+    ) -> Result<usize> {
+        let arg: ReadIn = c.arg()?;
+        if arg.size > neg.max_read || !check_offset(arg.offset) {
+            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
+        }
+        if arg.size as usize > c.reply_space() {
+            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
+        }
+        let lock_owner = ReadFlags::from_bits_truncate(arg.read_flags)
+            .contains(ReadFlags::LOCKOWNER)
+            .then_some(arg.lock_owner);
+        let mut data = c.split_body(0)?;
+        let res = self.fs.read(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            &mut data,
+            arg.size,
+            arg.offset,
+            lock_owner,
+            arg.flags,
+        );
+        match res {
+            // A driver cannot report more than the space it was given: `data` is bounded.
+            Ok(_) => c.reply_with_split(&[], &data),
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn write<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        neg: &Negotiated,
+    ) -> Result<usize> {
+        let arg: WriteIn = c.arg()?;
+        let size = arg.size as usize;
+        if arg.size > neg.max_write
+            || size != c.r.available_bytes()
+            || !check_offset(arg.offset)
+            || arg.offset.checked_add(arg.size as u64).is_none()
+        {
+            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
+        }
+        let wflags = WriteFlags::from_bits_truncate(arg.write_flags);
+        let lock_owner = wflags
+            .contains(WriteFlags::LOCKOWNER)
+            .then_some(arg.lock_owner);
+        let delayed = wflags.contains(WriteFlags::CACHE);
+        let mut data = std::mem::take(&mut c.r);
+        let res = self.fs.write(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            &mut data,
+            arg.size,
+            arg.offset,
+            lock_owner,
+            delayed,
+            arg.flags,
+            arg.write_flags,
+        );
+        match res {
+            Ok(n) => {
+                let out = WriteOut {
+                    size: n.min(size) as u32,
+                    padding: 0,
+                };
+                c.reply_ok(Some(out), &[])
+            }
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn release<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: ReleaseIn = c.arg()?;
+        let rflags = ReleaseFlags::from_bits_truncate(arg.release_flags);
+        let flush = rflags.contains(ReleaseFlags::FLUSH);
+        let flock_release = rflags.contains(ReleaseFlags::FLOCK_UNLOCK);
+        let lock_owner = (flush || flock_release).then_some(arg.lock_owner);
+        let res = self.fs.release(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.flags,
+            arg.fh.into(),
+            flush,
+            flock_release,
+            lock_owner,
+        );
+        c.reply_empty(res)
+    }
+
+    pub(super) fn releasedir<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: ReleaseIn = c.arg()?;
+        let res = self
+            .fs
+            .releasedir(&c.ctx, c.nodeid().into(), arg.flags, arg.fh.into());
+        c.reply_empty(res)
+    }
+
+    pub(super) fn fsync<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        dir: bool,
+    ) -> Result<usize> {
+        let arg: crate::abi::fuse_abi::FsyncIn = c.arg()?;
+        let datasync = FsyncFlags::from_bits_truncate(arg.fsync_flags).contains(FsyncFlags::FDATASYNC);
+        let res = if dir {
+            self.fs
+                .fsyncdir(&c.ctx, c.nodeid().into(), datasync, arg.fh.into())
+        } else {
+            self.fs
+                .fsync(&c.ctx, c.nodeid().into(), datasync, arg.fh.into())
+        };
+        c.reply_empty(res)
+    }
+
+    pub(super) fn flush<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: FlushIn = c.arg()?;
+        let res = self
+            .fs
+            .flush(&c.ctx, c.nodeid().into(), arg.fh.into(), arg.lock_owner);
+        c.reply_empty(res)
+    }
+
+    pub(super) fn getlk<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: LkIn = c.arg()?;
+        match self.fs.getlk(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            arg.owner,
+            arg.lk,
+            arg.lk_flags,
+        ) {
+            Ok(lk) => c.reply_ok(Some(LkOut { lk }), &[]),
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn setlk<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        wait: bool,
+    ) -> Result<usize> {
+        let arg: LkIn = c.arg()?;
+        let _flock = LkFlags::from_bits_truncate(arg.lk_flags).contains(LkFlags::FLOCK);
+        let (inode, fh) = (c.nodeid().into(), arg.fh.into());
+        let res = if wait {
+            self.fs
+                .setlkw(&c.ctx, inode, fh, arg.owner, arg.lk, arg.lk_flags)
+        } else {
+            self.fs
+                .setlk(&c.ctx, inode, fh, arg.owner, arg.lk, arg.lk_flags)
+        };
+        c.reply_empty(res)
+    }
+
+    pub(super) fn fallocate<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: FallocateIn = c.arg()?;
+        if !check_offset(arg.offset) || !check_offset(arg.length) {
+            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
+        }
+        let res = self.fs.fallocate(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            arg.mode,
+            arg.offset,
+            arg.length,
+        );
+        c.reply_empty(res)
+    }
+
+    pub(super) fn lseek<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: LseekIn = c.arg()?;
+        match self.fs.lseek(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            arg.offset,
+            arg.whence,
+        ) {
+            Ok(offset) => c.reply_ok(Some(LseekOut { offset }), &[]),
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn copy_file_range<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        wide: bool,
+    ) -> Result<usize> {
+        let arg: CopyFileRangeIn = c.arg()?;
+        if !check_offset(arg.off_in) || !check_offset(arg.off_out) {
+            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
+        }
+        // The 32-bit reply of COPY_FILE_RANGE cannot report more than u32::MAX bytes.
+        let len = if wide {
+            arg.len
+        } else {
+            arg.len.min(u32::MAX as u64)
+        };
+        match self.fs.copy_file_range(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh_in.into(),
+            arg.off_in,
+            arg.nodeid_out.into(),
+            arg.fh_out.into(),
+            arg.off_out,
+            len,
+            arg.flags,
+        ) {
+            Ok(n) if wide => c.reply_ok(
+                Some(CopyFileRangeOut {
+                    bytes_copied: n as u64,
+                }),
+                &[],
+            ),
+            Ok(n) => c.reply_ok(
+                Some(WriteOut {
+                    size: n.min(u32::MAX as usize) as u32,
+                    padding: 0,
+                }),
+                &[],
+            ),
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn ioctl<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        neg: &Negotiated,
+    ) -> Result<usize> {
+        let arg: IoctlIn = c.arg()?;
+        let flags = IoctlFlags::from_bits_truncate(arg.flags);
+        if flags.contains(IoctlFlags::UNRESTRICTED) {
+            // Unrestricted ioctls need iovec retries; only CUSE uses them.
+            return c.reply_error(libc::ENOSYS);
+        }
+        let in_size = arg.in_size as usize;
+        if in_size != c.r.available_bytes()
+            || arg.out_size > neg.max_read
+            || arg.out_size as usize > c.reply_space()
+        {
+            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
+        }
+        let mut input = vec![0u8; in_size];
+        std::io::Read::read_exact(&mut c.r, &mut input).map_err(Error::DecodeMessage)?;
+        let data = IoctlData {
+            result: 0,
+            data: input,
+        };
+        match self.fs.ioctl(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            arg.flags,
+            arg.cmd,
+            arg.arg,
+            data,
+            arg.out_size,
+        ) {
+            Ok(out) if out.data.len() > arg.out_size as usize => c.reply_error(libc::EOVERFLOW),
+            Ok(out) => {
+                let head = IoctlOut {
+                    result: out.result,
+                    flags: 0,
+                    in_iovs: 0,
+                    out_iovs: 0,
+                };
+                c.reply_ok(Some(head), &out.data)
+            }
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn poll<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        let arg: PollIn = c.arg()?;
+        match self.fs.poll(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            arg.kh,
+            arg.flags,
+            arg.events,
+        ) {
+            Ok(revents) => c.reply_ok(
+                Some(PollOut {
+                    revents,
+                    padding: 0,
+                }),
+                &[],
+            ),
+            Err(e) => c.reply_io_error(&e),
+        }
+    }
+
+    pub(super) fn setupmapping<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        vu_req: Option<&mut dyn FsCacheReqHandler>,
+    ) -> Result<usize> {
+        let arg: SetupmappingIn = c.arg()?;
+        let Some(vu_req) = vu_req else {
+            return c.reply_error(libc::ENOSYS);
+        };
+        let res = self.fs.setupmapping(
+            &c.ctx,
+            c.nodeid().into(),
+            arg.fh.into(),
+            arg.foffset,
+            arg.len,
+            arg.flags,
+            arg.moffset,
+            vu_req,
+        );
+        c.reply_empty(res)
+    }
+
+    pub(super) fn removemapping<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+        vu_req: Option<&mut dyn FsCacheReqHandler>,
+    ) -> Result<usize> {
+        let arg: RemovemappingIn = c.arg()?;
+        let count = arg.count as usize;
+        let one = std::mem::size_of::<RemovemappingOne>();
+        if count > FUSE_REMOVEMAPPING_MAX_ENTRY || count * one > c.r.available_bytes() {
+            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
+        }
+        let mut requests = Vec::with_capacity(count);
+        for _ in 0..count {
+            requests.push(c.arg::<RemovemappingOne>()?);
+        }
+        let Some(vu_req) = vu_req else {
+            return c.reply_error(libc::ENOSYS);
+        };
+        let res = self
+            .fs
+            .removemapping(&c.ctx, c.nodeid().into(), requests, vu_req);
+        c.reply_empty(res)
+    }
+}
+

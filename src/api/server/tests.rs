@@ -1,0 +1,1 @@
+//! Protocol tests: request bytes in, reply bytes out. (More in tests/protocol_*.rs.)
