@@ -27,8 +27,6 @@ pub mod fs_cache_req_handler;
 
 #[cfg(feature = "fusedev")]
 pub mod fusedev;
-#[cfg(feature = "virtiofs")]
-pub mod virtiofs;
 
 pub(crate) use buffers::{IoBuffers, SliceList};
 pub use fs_cache_req_handler::FsCacheReqHandler;
