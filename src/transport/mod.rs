@@ -49,7 +49,7 @@ pub enum Error {
     #[error("the fuse session is not mounted")]
     SessionNotMounted,
     /// Mounting failed.
-    #[error("failed to mount {path}")]
+    #[error("failed to mount {path}: {source}")]
     Mount {
         /// The mount point.
         path: String,
@@ -58,7 +58,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Unmounting failed.
-    #[error("failed to unmount {path}")]
+    #[error("failed to unmount {path}: {source}")]
     Umount {
         /// The mount point.
         path: String,
@@ -357,8 +357,15 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
                 return Ok(ret as usize);
             }
             let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // The kernel no longer waits for this reply (the request was interrupted
+                // or aborted): nothing was lost, so this is not a transport failure.
+                Some(libc::ENOENT) => {
+                    log::debug!("reply dropped by the kernel: request no longer pending");
+                    return Ok(total);
+                }
+                _ => return Err(err),
             }
         }
     }

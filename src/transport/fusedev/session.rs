@@ -1,0 +1,441 @@
+//! [`FuseSession`]: one mount and its connection to the kernel.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use log::{debug, error, info};
+
+use super::channel::{FuseChannel, WakeSignal};
+use super::mount::{self, MountMethod, MountOptions};
+use super::FuseDevWriter;
+use crate::api::server::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};
+use crate::transport::{Error, FuseBuf, Result, Writer};
+
+/// A FUSE session: the mount point, its mount options and, once mounted, the connection
+/// to the kernel's FUSE driver.
+///
+/// ```no_run
+/// # fn main() -> fuse_backend_rs::transport::Result<()> {
+/// use fuse_backend_rs::transport::FuseSession;
+///
+/// let mut session = FuseSession::new("/mnt/demo".as_ref(), "demo", "", false)?;
+/// session.set_allow_other(true);
+/// session.mount()?;
+/// let mut channel = session.new_channel()?;
+/// // ... serve `channel.get_request()` on a thread ...
+/// session.umount()?;
+/// session.wake()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Dropping a mounted session unmounts it (errors are logged). It does not wake the
+/// channels: a lazily detached mount that is still in use keeps being served until
+/// [`FuseSession::wake`] or the kernel ends the connection.
+pub struct FuseSession {
+    mountpoint: PathBuf,
+    fsname: String,
+    subtype: String,
+    readonly: bool,
+    allow_other: bool,
+    default_permissions: bool,
+    max_read: Option<u32>,
+    blksize: Option<u32>,
+    fusermount: String,
+    bufsize: usize,
+    /// The session's /dev/fuse descriptor, while connected.
+    file: Option<File>,
+    /// How the mount was made; `Some` exactly while `file` is.
+    method: Option<MountMethod>,
+    wake: Arc<WakeSignal>,
+    /// Reply area for notifications ([`FuseSession::with_writer`]), allocated on first use.
+    notify_buf: Vec<u8>,
+}
+
+impl FuseSession {
+    /// A session for `mountpoint`, not mounted yet.
+    ///
+    /// `fsname` is the mount's source as `mount`/`df` show it (`fuse` when empty);
+    /// `subtype` makes the filesystem type `fuse.<subtype>` (plain `fuse` when empty);
+    /// `readonly` mounts with MS_RDONLY.
+    ///
+    /// # Errors
+    /// [`Error::Mount`] when `mountpoint` does not exist (ENOENT) or is not a directory
+    /// (ENOTDIR); [`Error::Io`] when the wake-up eventfd cannot be made.
+    pub fn new(mountpoint: &Path, fsname: &str, subtype: &str, readonly: bool) -> Result<Self> {
+        let mount_err = |source: io::Error| Error::Mount {
+            path: mountpoint.display().to_string(),
+            source,
+        };
+        let dest = mountpoint.canonicalize().map_err(mount_err)?;
+        if !dest.metadata().map_err(mount_err)?.is_dir() {
+            return Err(mount_err(io::Error::from_raw_os_error(libc::ENOTDIR)));
+        }
+        Ok(FuseSession {
+            mountpoint: dest,
+            fsname: fsname.to_string(),
+            subtype: subtype.to_string(),
+            readonly,
+            allow_other: false,
+            default_permissions: false,
+            max_read: None,
+            blksize: None,
+            fusermount: mount::FUSERMOUNT_BIN.to_string(),
+            bufsize: (MAX_BUFFER_SIZE + BUFFER_HEADER_SIZE) as usize,
+            file: None,
+            method: None,
+            wake: Arc::new(WakeSignal::new().map_err(Error::Io)?),
+            notify_buf: Vec::new(),
+        })
+    }
+
+    /// Lets users other than the mounting one access the filesystem (`allow_other`).
+    /// Unprivileged users need `user_allow_other` in `/etc/fuse.conf`.
+    pub fn set_allow_other(&mut self, allow_other: bool) {
+        self.allow_other = allow_other;
+    }
+
+    /// Makes the kernel check permissions from the file modes itself
+    /// (`default_permissions`) instead of leaving it all to the filesystem.
+    pub fn set_default_permissions(&mut self, default_permissions: bool) {
+        self.default_permissions = default_permissions;
+    }
+
+    /// Caps the size of READ requests (`max_read`).
+    pub fn set_max_read(&mut self, max_read: u32) {
+        self.max_read = Some(max_read);
+    }
+
+    /// Records the block size. The kernel accepts `blksize` only for block-device-backed
+    /// (`fuseblk`) mounts, which this session does not make, so the value is kept but not
+    /// passed to the kernel.
+    pub fn set_blksize(&mut self, blksize: u32) {
+        self.blksize = Some(blksize);
+    }
+
+    /// The block size set with [`FuseSession::set_blksize`].
+    pub fn blksize(&self) -> Option<u32> {
+        self.blksize
+    }
+
+    /// Sets the helper used when `mount(2)` is not permitted (default `fusermount3`).
+    pub fn set_fusermount(&mut self, bin: &str) {
+        self.fusermount = bin.to_string();
+    }
+
+    /// The helper used when `mount(2)` is not permitted.
+    pub fn get_fusermount(&self) -> &str {
+        &self.fusermount
+    }
+
+    /// The mount point (canonicalized when the session was made).
+    pub fn mountpoint(&self) -> &Path {
+        &self.mountpoint
+    }
+
+    /// The filesystem name given to [`FuseSession::new`].
+    pub fn fsname(&self) -> &str {
+        &self.fsname
+    }
+
+    /// The subtype given to [`FuseSession::new`].
+    pub fn subtype(&self) -> &str {
+        &self.subtype
+    }
+
+    /// Size of each channel's request and reply buffers: the largest request the server
+    /// negotiates (`MAX_BUFFER_SIZE` of data plus `BUFFER_HEADER_SIZE` of headers).
+    pub fn bufsize(&self) -> usize {
+        self.bufsize
+    }
+
+    /// The session's `/dev/fuse` file, while connected.
+    pub fn get_fuse_file(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+
+    /// Adopts an already connected `/dev/fuse` file, for instance one inherited from a
+    /// previous daemon on upgrade. The session then counts as mounted and unmounts
+    /// [`mountpoint`](FuseSession::mountpoint) on [`umount`](FuseSession::umount) or drop.
+    /// The file is made non-blocking.
+    pub fn set_fuse_file(&mut self, file: File) {
+        if let Err(e) = mount::set_nonblocking(file.as_fd()) {
+            error!("failed to make the adopted fuse fd non-blocking: {e}");
+        }
+        self.file = Some(file);
+        self.method.get_or_insert(MountMethod::Adopted);
+    }
+
+    /// A new descriptor on the session's connection (FUSE_DEV_IOC_CLONE, or `dup` on
+    /// kernels without it), non-blocking and close-on-exec.
+    ///
+    /// # Errors
+    /// [`Error::SessionNotMounted`] before [`mount`](FuseSession::mount);
+    /// [`Error::Io`] when no descriptor can be made.
+    pub fn clone_fuse_file(&self) -> Result<File> {
+        let file = self.file.as_ref().ok_or(Error::SessionNotMounted)?;
+        mount::clone_fuse_fd(file).map_err(Error::Io)
+    }
+
+    /// Whether the session is connected (mounted, or given a file with
+    /// [`set_fuse_file`](FuseSession::set_fuse_file)) and not unmounted since.
+    pub fn is_mounted(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Mounts the filesystem and connects to the kernel.
+    ///
+    /// Tries `mount(2)` first; when that is not permitted (EPERM, or EACCES on
+    /// `/dev/fuse`), runs the [`fusermount`](FuseSession::set_fusermount) helper, which
+    /// passes the connection back over a socket.
+    ///
+    /// # Errors
+    /// [`Error::Mount`]: the session is already mounted (EBUSY), the kernel refused the
+    /// mount, or the helper failed or is missing.
+    pub fn mount(&mut self) -> Result<()> {
+        let mount_err = |source: io::Error| Error::Mount {
+            path: self.mountpoint.display().to_string(),
+            source,
+        };
+        if self.file.is_some() {
+            return Err(mount_err(io::Error::from_raw_os_error(libc::EBUSY)));
+        }
+        let opts = MountOptions {
+            fsname: &self.fsname,
+            subtype: &self.subtype,
+            readonly: self.readonly,
+            allow_other: self.allow_other,
+            default_permissions: self.default_permissions,
+            max_read: self.max_read,
+        };
+        let (fd, method) = match mount::mount_syscall(&self.mountpoint, &opts) {
+            Ok(fd) => (fd, MountMethod::Syscall),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) => {
+                debug!("mount(2) not permitted ({e}), trying {}", self.fusermount);
+                let fd = mount::mount_fusermount(&self.fusermount, &self.mountpoint, &opts)
+                    .map_err(mount_err)?;
+                (fd, MountMethod::Fusermount)
+            }
+            Err(e) => return Err(mount_err(e)),
+        };
+        info!(
+            "mounted {} on {} ({:?})",
+            opts.fs_type(),
+            self.mountpoint.display(),
+            method
+        );
+        self.file = Some(File::from(fd));
+        self.method = Some(method);
+        Ok(())
+    }
+
+    /// Unmounts the filesystem (lazily: MNT_DETACH, or `fusermount3 -u -z`) and closes
+    /// the session's descriptor. Channels keep working until the kernel ends the
+    /// connection, which it does once the detached mount is no longer in use.
+    ///
+    /// Calling it on a session that is not mounted, or whose mount point was already
+    /// unmounted by someone else, succeeds.
+    ///
+    /// # Errors
+    /// [`Error::Umount`] when the kernel or the helper refused; the session then stays
+    /// mounted, so the call can be retried.
+    pub fn umount(&mut self) -> Result<()> {
+        let Some(method) = self.method else {
+            self.file = None;
+            return Ok(());
+        };
+        mount::umount(method, &self.fusermount, &self.mountpoint).map_err(|source| {
+            Error::Umount {
+                path: self.mountpoint.display().to_string(),
+                source,
+            }
+        })?;
+        info!("unmounted {}", self.mountpoint.display());
+        self.method = None;
+        self.file = None;
+        Ok(())
+    }
+
+    /// Makes every channel's [`get_request`](FuseChannel::get_request) return `Ok(None)`,
+    /// now and from then on, including channels still blocked and channels made later.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the wake-up eventfd cannot be written.
+    pub fn wake(&self) -> Result<()> {
+        self.wake.wake().map_err(Error::Io)
+    }
+
+    /// A channel to serve requests on, with its own descriptor (see
+    /// [`clone_fuse_file`](FuseSession::clone_fuse_file)) and its own buffers.
+    ///
+    /// # Errors
+    /// [`Error::SessionNotMounted`] before [`mount`](FuseSession::mount);
+    /// [`Error::Io`] when the descriptor or the poller cannot be made.
+    pub fn new_channel(&self) -> Result<FuseChannel> {
+        let file = self.clone_fuse_file()?;
+        FuseChannel::new(file, self.wake.clone(), self.bufsize)
+    }
+
+    /// Calls `f` with a writer on the session's descriptor, for sending notifications
+    /// (`Server::notify_*`). The writer's buffer belongs to the session and is reused.
+    ///
+    /// When the session is not connected, `f` is not called.
+    pub fn with_writer<F>(&mut self, f: F)
+    where
+        F: FnOnce(FuseDevWriter),
+    {
+        let Some(file) = self.file.as_ref() else {
+            debug!("with_writer on an unmounted session: nothing to write to");
+            return;
+        };
+        if self.notify_buf.is_empty() {
+            self.notify_buf = vec![0u8; self.bufsize];
+        }
+        f(Writer::new_fusedev(
+            file.as_fd(),
+            FuseBuf::new(&mut self.notify_buf),
+        ));
+    }
+}
+
+impl Drop for FuseSession {
+    fn drop(&mut self) {
+        if let Err(e) = self.umount() {
+            error!("{e}: {}", error_chain(&e));
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use vmm_sys_util::tempdir::TempDir;
+
+    fn in_ci() -> bool {
+        std::env::var("CI").is_ok_and(|v| v == "true")
+    }
+
+    #[test]
+    fn session_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<FuseSession>();
+    }
+
+    #[test]
+    fn new_checks_the_mountpoint() {
+        let dir = TempDir::new_with_prefix("/tmp/fusedev-unit").unwrap();
+        let missing = dir.as_path().join("missing");
+        match FuseSession::new(&missing, "x", "", false) {
+            Err(Error::Mount { path, source }) => {
+                assert!(path.ends_with("missing"));
+                assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a missing mount point was accepted"),
+        }
+        let file = dir.as_path().join("file");
+        std::fs::File::create(&file).unwrap();
+        match FuseSession::new(&file, "x", "", false) {
+            Err(Error::Mount { source, .. }) => {
+                assert_eq!(source.raw_os_error(), Some(libc::ENOTDIR))
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a regular file was accepted as mount point"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_setters() {
+        let dir = TempDir::new_with_prefix("/tmp/fusedev-unit").unwrap();
+        let mut se = FuseSession::new(dir.as_path(), "name", "sub", true).unwrap();
+        assert_eq!(se.mountpoint(), dir.as_path().canonicalize().unwrap());
+        assert_eq!(se.fsname(), "name");
+        assert_eq!(se.subtype(), "sub");
+        assert_eq!(
+            se.bufsize(),
+            (MAX_BUFFER_SIZE + BUFFER_HEADER_SIZE) as usize
+        );
+        assert_eq!(se.get_fusermount(), "fusermount3");
+        se.set_fusermount("/usr/local/bin/fusermount3");
+        assert_eq!(se.get_fusermount(), "/usr/local/bin/fusermount3");
+        se.set_blksize(4096);
+        assert_eq!(se.blksize(), Some(4096));
+        assert!(!se.is_mounted());
+        assert!(se.get_fuse_file().is_none());
+    }
+
+    #[test]
+    fn unmounted_session_refuses_channels_and_umounts_cleanly() {
+        let dir = TempDir::new_with_prefix("/tmp/fusedev-unit").unwrap();
+        let mut se = FuseSession::new(dir.as_path(), "x", "", false).unwrap();
+        assert!(matches!(se.new_channel(), Err(Error::SessionNotMounted)));
+        assert!(matches!(
+            se.clone_fuse_file(),
+            Err(Error::SessionNotMounted)
+        ));
+        se.umount().unwrap();
+        se.umount().unwrap();
+        se.wake().unwrap();
+        let mut called = false;
+        se.with_writer(|_| called = true);
+        assert!(!called);
+    }
+
+    #[test]
+    fn wake_without_mount_returns_none() {
+        // A /dev/fuse fd that was never mounted: the clone ioctl fails (no connection), so
+        // the channel falls back to a dup; wake must still stop it at once.
+        let fd = match mount::open_fuse_device() {
+            Ok(fd) => fd,
+            Err(e) if !in_ci() => {
+                eprintln!("skipping: cannot open /dev/fuse: {e}");
+                return;
+            }
+            Err(e) => panic!("cannot open /dev/fuse: {e}"),
+        };
+        let dir = TempDir::new_with_prefix("/tmp/fusedev-unit").unwrap();
+        let mut se = FuseSession::new(dir.as_path(), "x", "", false).unwrap();
+        se.set_fuse_file(File::from(fd));
+        assert!(se.is_mounted());
+        let mut ch = se.new_channel().unwrap();
+        se.wake().unwrap();
+        assert!(ch.get_request().unwrap().is_none());
+        // Not really mounted: umount finds nothing to undo and is not an error.
+        se.umount().unwrap();
+        assert!(!se.is_mounted());
+    }
+
+    #[test]
+    fn with_writer_sends_on_the_session_fd() {
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let dir = TempDir::new_with_prefix("/tmp/fusedev-unit").unwrap();
+        let mut se = FuseSession::new(dir.as_path(), "x", "", false).unwrap();
+        se.set_fuse_file(File::from(wr));
+        se.with_writer(|mut w| {
+            w.write_all(b"notify").unwrap();
+            assert_eq!(w.commit(None).unwrap(), 6);
+        });
+        let mut got = [0u8; 6];
+        nix::unistd::read(&rd, &mut got).unwrap();
+        assert_eq!(&got, b"notify");
+        // Forget the pipe before drop tries to unmount the tempdir (not mounted: no-op).
+        se.umount().unwrap();
+    }
+}
