@@ -58,6 +58,7 @@ pub mod abi;
 pub mod api;
 pub mod common;
 pub mod passthrough;
+pub(crate) mod sys;
 pub mod transport;
 
 pub use common::*;

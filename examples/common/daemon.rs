@@ -76,8 +76,10 @@ where
     }
     drop(tx);
 
-    let why = rx.recv().unwrap_or(Stop::ThreadExited);
-    log::info!("stopping: {why:?}");
+    match rx.recv().unwrap_or(Stop::ThreadExited) {
+        Stop::Signal(sig) => log::info!("stopping on signal {sig}"),
+        Stop::ThreadExited => log::info!("stopping: the session ended"),
+    }
     session.umount().map_err(io::Error::other)?;
     session.wake().map_err(io::Error::other)?;
     for w in workers {

@@ -1,1 +1,507 @@
-//! Passthrough driver (being written).
+//! A driver that mirrors a host directory: [`PassthroughFs`].
+//!
+//! Every FUSE operation becomes the matching system call on the shared directory
+//! (`Config::root_dir`). The driver keeps, for each inode the client knows, either an
+//! `O_PATH` descriptor or a file handle ([`Config::inode_file_handles`]), and for each open
+//! file a real descriptor.
+//!
+//! # Security boundary
+//!
+//! The client controls names, node IDs, handles and flags; it must not reach anything
+//! outside the shared directory, nor make the daemon open device nodes:
+//!
+//! - Names come from the client one component at a time. Empty names and names containing
+//!   `/` are refused with EINVAL, and so are `.` and `..` everywhere except LOOKUP, where
+//!   `.` is the directory itself and `..` resolves only to an inode the client already
+//!   reached from the root (the root's `..` is the root).
+//! - Every walk is an `*at()` call relative to an inode's descriptor with `O_NOFOLLOW`:
+//!   the daemon never follows a symlink. Symlink targets, absolute or relative, are only
+//!   stored (SYMLINK) and returned (READLINK); the client resolves them.
+//! - Inodes are reopened through `/proc/self/fd/N`, which can only reach the inode the
+//!   descriptor already refers to. Only regular files and directories are ever reopened
+//!   for I/O: opening a FIFO, socket or device node is refused (ENXIO; a symlink gives
+//!   ELOOP), so the daemon never opens a device on the client's behalf (CVE-2020-35517).
+//!   xattr and timestamp operations on other file types use the `/proc` path, which does
+//!   not open them.
+//! - Files are created with the caller's fsuid/fsgid (see `credentials.rs`).
+//!
+//! # Descriptors
+//!
+//! With `O_PATH` inodes the daemon holds one descriptor per known inode, released on
+//! FORGET. With file handles it holds one descriptor per mount plus a bounded LRU cache
+//! ([`Config::inode_fd_cache_size`]), however many inodes the client knows.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{debug, warn};
+use vm_memory::bitmap::BitmapSlice;
+
+use crate::abi::fuse_abi::ROOT_ID;
+use crate::api::filesystem::Entry;
+use crate::sys;
+
+mod config;
+mod credentials;
+mod file_handle;
+mod fs_ops;
+mod handles;
+mod inode_store;
+mod mount_fd;
+#[cfg(test)]
+mod tests;
+
+pub use config::{CachePolicy, Config};
+
+use file_handle::{FdCache, FileHandle};
+use handles::HandleMap;
+use inode_store::{InodeData, InodeHandle, InodeId, InodeStore};
+use mount_fd::MountFds;
+
+/// Node IDs from here up are the driver's own when host inode numbers are used.
+const VIRTUAL_INO_BASE: u64 = 1 << 47;
+
+/// A filesystem that passes every request through to a host directory.
+///
+/// `S` is the dirty-bitmap type of the guest memory the transport hands out (`()` when
+/// there is none); it only matters for virtio-fs DAX.
+///
+/// Locking: the inode store, the handle table shards, the descriptor cache shards and the
+/// mount table each have their own lock, held only for a map operation and never while
+/// taking another of them or across a system call. The one lock held across calls is a
+/// directory handle's readdir buffer, taken first: a READDIRPLUS looks entries up (taking
+/// the others in turn) while holding it.
+pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
+    cfg: Config,
+    inodes: InodeStore,
+    handles: HandleMap,
+    mount_fds: MountFds,
+    fd_cache: FdCache,
+    /// `/proc/self/fd`, for reopening inodes by descriptor number.
+    proc_self_fd: OwnedFd,
+    /// Device of the shared root (host inode numbers are used only on it).
+    root_dev: AtomicU64,
+    /// Inodes are kept as file handles (decided by `import`).
+    use_handles: AtomicBool,
+    /// Negotiated in INIT.
+    no_open: AtomicBool,
+    no_opendir: AtomicBool,
+    writeback: AtomicBool,
+    killpriv_v2: AtomicBool,
+    _bitmap: PhantomData<S>,
+}
+
+/// A descriptor for an inode: borrowed from the inode, or from the cache.
+pub(crate) enum InodeFd<'a> {
+    Borrowed(BorrowedFd<'a>),
+    Cached(Arc<OwnedFd>),
+}
+
+impl AsFd for InodeFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            InodeFd::Borrowed(fd) => *fd,
+            InodeFd::Cached(fd) => fd.as_fd(),
+        }
+    }
+}
+
+/// A descriptor number as a C string: the name of its entry in `/proc/self/fd`.
+pub(crate) struct FdName {
+    buf: [u8; 32],
+    start: usize,
+}
+
+impl FdName {
+    const PREFIX: &'static [u8] = b"/proc/self/fd/";
+
+    /// The name for `fd`.
+    pub fn new(fd: BorrowedFd<'_>) -> FdName {
+        let mut buf = [0u8; 32];
+        let mut digits = [0u8; 12];
+        let mut n = fd.as_raw_fd() as u32;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let start = Self::PREFIX.len();
+        buf[..start].copy_from_slice(Self::PREFIX);
+        for i in 0..len {
+            buf[start + i] = digits[len - 1 - i];
+        }
+        FdName { buf, start }
+    }
+
+    /// `"N"`, relative to `/proc/self/fd`.
+    pub fn relative(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.buf[self.start..]).unwrap_or(c"")
+    }
+
+    /// `"/proc/self/fd/N"`.
+    pub fn absolute(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"")
+    }
+}
+
+pub(crate) fn einval() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
+}
+
+pub(crate) fn ebadf() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBADF)
+}
+
+/// Refuses names that are not a single ordinary path component (see the module docs).
+pub(crate) fn check_name(name: &CStr) -> io::Result<()> {
+    let b = name.to_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
+        debug!("refusing name {:?}", name);
+        return Err(einval());
+    }
+    Ok(())
+}
+
+impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
+    /// Creates the driver; opens the shared directory right away when `cfg.do_import`.
+    pub fn new(cfg: Config) -> io::Result<Self> {
+        let proc_self_fd = sys::open(c"/proc/self/fd", libc::O_PATH | libc::O_DIRECTORY)?;
+        let first_virtual = if cfg.use_host_ino {
+            VIRTUAL_INO_BASE
+        } else {
+            ROOT_ID + 1
+        };
+        let fs = PassthroughFs {
+            inodes: InodeStore::new(first_virtual),
+            handles: HandleMap::default(),
+            mount_fds: MountFds::default(),
+            fd_cache: FdCache::new(cfg.inode_fd_cache_size),
+            proc_self_fd,
+            root_dev: AtomicU64::new(0),
+            use_handles: AtomicBool::new(false),
+            no_open: AtomicBool::new(false),
+            no_opendir: AtomicBool::new(false),
+            writeback: AtomicBool::new(false),
+            killpriv_v2: AtomicBool::new(false),
+            cfg,
+            _bitmap: PhantomData,
+        };
+        if fs.cfg.do_import {
+            fs.import()?;
+        }
+        Ok(fs)
+    }
+
+    /// Opens the shared directory and makes it the root inode. Does nothing when the root
+    /// is already there.
+    pub fn import(&self) -> io::Result<()> {
+        if self.inodes.get(ROOT_ID).is_ok() {
+            return Ok(());
+        }
+        let path = std::ffi::CString::new(self.cfg.root_dir.as_str()).map_err(|_| einval())?;
+        // The configured path is trusted (it is the administrator's), so it may contain
+        // symlinks; everything below it is reached with O_NOFOLLOW.
+        let fd = sys::open(&path, libc::O_PATH | libc::O_DIRECTORY)?;
+        let (st, mnt_id) = self.stat_ext(fd.as_fd())?;
+        let id = self.inode_id(&st, mnt_id);
+        self.root_dev.store(st.st_dev, Ordering::Relaxed);
+
+        let mut use_handles = false;
+        if self.cfg.inode_file_handles {
+            match self.probe_handles(fd.as_fd()) {
+                Ok(()) => use_handles = true,
+                Err(e) => warn!(
+                    "file handles unavailable on {}: {e}; keeping O_PATH descriptors",
+                    self.cfg.root_dir
+                ),
+            }
+        }
+        self.use_handles.store(use_handles, Ordering::Relaxed);
+        self.inodes
+            .insert_root(id, st.st_mode & libc::S_IFMT, InodeHandle::Fd(fd));
+        Ok(())
+    }
+
+    /// Checks that handles of the root can be made and opened again (the latter needs
+    /// CAP_DAC_READ_SEARCH), and remembers the root's mount.
+    fn probe_handles(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let h = FileHandle::from_fd(fd)?
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EOPNOTSUPP))?;
+        let dir = self.open_dir_for_mount(fd)?;
+        h.open(dir.as_fd(), libc::O_PATH)?;
+        self.mount_fds.insert(h.mnt_id, dir);
+        Ok(())
+    }
+
+    /// Opens the directory `fd` refers to read-only, to serve as a `mount_fd`.
+    fn open_dir_for_mount(&self, fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+        let name = FdName::new(fd);
+        sys::openat(
+            self.proc_self_fd.as_fd(),
+            name.relative(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK,
+            0,
+        )
+    }
+
+    /// Whether inodes with handle `h` can be reopened: true when a descriptor for their
+    /// mount is known, or can be made because `fd` (the inode being added, whose stat is
+    /// `st`) is a directory on it (the mount's root).
+    fn have_mount_fd(&self, h: &FileHandle, fd: BorrowedFd<'_>, st: &libc::stat64) -> bool {
+        if self.mount_fds.get(h.mnt_id).is_some() {
+            return true;
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return false;
+        }
+        match self.open_dir_for_mount(fd) {
+            Ok(dir) => {
+                self.mount_fds.insert(h.mnt_id, dir);
+                true
+            }
+            Err(e) => {
+                debug!("cannot open mount {} for handles: {e}", h.mnt_id);
+                false
+            }
+        }
+    }
+
+    /// The descriptors the driver keeps open (for a sandbox that closes everything else).
+    pub fn keep_fds(&self) -> Vec<std::os::fd::RawFd> {
+        let mut fds = vec![self.proc_self_fd.as_raw_fd()];
+        if let Ok(root) = self.inodes.get(ROOT_ID) {
+            if let InodeHandle::Fd(fd) = &root.handle {
+                fds.push(fd.as_raw_fd());
+            }
+        }
+        fds.extend(self.mount_fds.raw_fds());
+        fds
+    }
+
+    /// `statx` with the mount ID; falls back to `fstat` (mount ID 0) on old kernels.
+    fn stat_ext(&self, fd: BorrowedFd<'_>) -> io::Result<(libc::stat64, u64)> {
+        match sys::statx(
+            fd,
+            c"",
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
+        ) {
+            Ok(stx) => {
+                let mnt = if stx.stx_mask & libc::STATX_MNT_ID != 0 {
+                    stx.stx_mnt_id
+                } else {
+                    0
+                };
+                Ok((sys::stat64_from_statx(&stx), mnt))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok((sys::fstat64(fd)?, 0)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn inode_id(&self, st: &libc::stat64, mnt_id: u64) -> InodeId {
+        InodeId {
+            ino: st.st_ino,
+            dev: st.st_dev,
+            mnt: if self.cfg.enable_mntid { mnt_id } else { 0 },
+        }
+    }
+
+    /// The inode `inode` (EBADF when the client names one it does not know).
+    pub(crate) fn inode_data(&self, inode: u64) -> io::Result<Arc<InodeData>> {
+        self.inodes.get(inode).inspect_err(|_| {
+            debug!("unknown inode {inode}");
+        })
+    }
+
+    /// A descriptor (usually `O_PATH`) for `data`.
+    pub(crate) fn inode_fd<'a>(&self, data: &'a InodeData) -> io::Result<InodeFd<'a>> {
+        match &data.handle {
+            InodeHandle::Fd(fd) => Ok(InodeFd::Borrowed(fd.as_fd())),
+            InodeHandle::Handle(h) => {
+                let key = (data.inode, data.generation);
+                if let Some(fd) = self.fd_cache.get(key) {
+                    return Ok(InodeFd::Cached(fd));
+                }
+                let mount_fd = self.mount_fds.get(h.mnt_id).ok_or_else(ebadf)?;
+                let fd = Arc::new(h.open(mount_fd.as_fd(), libc::O_PATH)?);
+                self.fd_cache.insert(key, fd.clone());
+                Ok(InodeFd::Cached(fd))
+            }
+        }
+    }
+
+    /// Opens `data` for I/O through `/proc/self/fd`, as the daemon. Only regular files and
+    /// directories are opened (see the module docs); `flags` must already be sanitised,
+    /// `O_NOFOLLOW` is dropped because the `/proc` link itself must be followed.
+    pub(crate) fn reopen(&self, data: &InodeData, flags: i32) -> io::Result<File> {
+        if !data.is_reg() && !data.is_dir() {
+            debug!(
+                "refusing to open inode {} of type {:o}",
+                data.inode, data.file_type
+            );
+            let errno = if data.file_type == libc::S_IFLNK {
+                libc::ELOOP
+            } else {
+                libc::ENXIO
+            };
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        let fd = self.inode_fd(data)?;
+        let name = FdName::new(fd.as_fd());
+        let flags = flags & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL | libc::O_PATH);
+        let file = sys::openat(self.proc_self_fd.as_fd(), name.relative(), flags, 0)?;
+        Ok(File::from(file))
+    }
+
+    /// `(attr timeout, entry timeout)` for a file of the given mode.
+    pub(crate) fn timeouts(&self, mode: u32) -> (Duration, Duration) {
+        if mode & libc::S_IFMT == libc::S_IFDIR {
+            (
+                self.cfg.dir_attr_timeout.unwrap_or(self.cfg.attr_timeout),
+                self.cfg.dir_entry_timeout.unwrap_or(self.cfg.entry_timeout),
+            )
+        } else {
+            (self.cfg.attr_timeout, self.cfg.entry_timeout)
+        }
+    }
+
+    pub(crate) fn attr_timeout(&self, st: &libc::stat64) -> Duration {
+        self.timeouts(st.st_mode).0
+    }
+
+    fn make_entry(&self, data: &InodeData, st: libc::stat64) -> Entry {
+        let (attr_timeout, entry_timeout) = self.timeouts(st.st_mode);
+        Entry {
+            inode: data.inode,
+            generation: data.generation,
+            attr: st,
+            attr_flags: 0,
+            attr_timeout,
+            entry_timeout,
+        }
+    }
+
+    /// Finds or adds the inode `fd` (an `O_PATH` descriptor) refers to and returns its
+    /// entry; the inode's lookup count goes up by one.
+    pub(crate) fn entry_from_fd(&self, fd: OwnedFd) -> io::Result<Entry> {
+        let (st, mnt_id) = self.stat_ext(fd.as_fd())?;
+        let id = self.inode_id(&st, mnt_id);
+        if let Some(data) = self.inodes.lookup_ref(&id) {
+            return Ok(self.make_entry(&data, st));
+        }
+
+        let mut cache_fd = None;
+        let handle = if self.use_handles.load(Ordering::Relaxed) {
+            match FileHandle::from_fd(fd.as_fd())? {
+                Some(h) if self.have_mount_fd(&h, fd.as_fd(), &st) => {
+                    cache_fd = Some(fd);
+                    InodeHandle::Handle(h)
+                }
+                // No handles on this filesystem, or a file bind-mounted on its own:
+                // keep the O_PATH descriptor.
+                _ => InodeHandle::Fd(fd),
+            }
+        } else {
+            InodeHandle::Fd(fd)
+        };
+        let host_ino = (self.cfg.use_host_ino
+            && st.st_ino < VIRTUAL_INO_BASE
+            && st.st_dev == self.root_dev.load(Ordering::Relaxed))
+        .then_some(st.st_ino);
+        let (data, new) =
+            self.inodes
+                .insert_or_ref(id, st.st_mode & libc::S_IFMT, handle, host_ino);
+        if let (true, Some(fd)) = (new, cache_fd) {
+            self.fd_cache
+                .insert((data.inode, data.generation), Arc::new(fd));
+        }
+        Ok(self.make_entry(&data, st))
+    }
+
+    /// LOOKUP: see the module docs for `.` and `..`.
+    pub(crate) fn do_lookup(&self, parent: u64, name: &CStr) -> io::Result<Entry> {
+        let p = self.inode_data(parent)?;
+        let bytes = name.to_bytes();
+        if bytes == b"." || (bytes == b".." && parent == ROOT_ID) {
+            let pfd = self.inode_fd(&p)?;
+            let (st, _) = self.stat_ext(pfd.as_fd())?;
+            let data = self.inodes.lookup_ref(&p.id).ok_or_else(ebadf)?;
+            return Ok(self.make_entry(&data, st));
+        }
+        if bytes == b".." {
+            // Only an inode the client already reached from the root may be returned:
+            // a directory moved out of the share on the host must not lead outside.
+            let pfd = self.inode_fd(&p)?;
+            let fd = sys::openat(
+                pfd.as_fd(),
+                c"..",
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY,
+                0,
+            )?;
+            let (st, mnt_id) = self.stat_ext(fd.as_fd())?;
+            let data = self
+                .inodes
+                .lookup_ref(&self.inode_id(&st, mnt_id))
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+            return Ok(self.make_entry(&data, st));
+        }
+        check_name(name)?;
+        let pfd = self.inode_fd(&p)?;
+        let fd = sys::openat(pfd.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        self.entry_from_fd(fd)
+    }
+
+    /// Drops `count` lookups of `inode`.
+    pub(crate) fn do_forget(&self, inode: u64, count: u64) {
+        if let Some(data) = self.inodes.forget(inode, count) {
+            if matches!(data.handle, InodeHandle::Handle(_)) {
+                self.fd_cache.remove((data.inode, data.generation));
+            }
+        }
+    }
+
+    /// Reopens an `O_PATH` descriptor of the file `file` refers to (for creations that
+    /// return an open file, so that the new inode is exactly the created file).
+    pub(crate) fn path_fd_of(&self, file: &File) -> io::Result<OwnedFd> {
+        let name = FdName::new(file.as_fd());
+        sys::openat(self.proc_self_fd.as_fd(), name.relative(), libc::O_PATH, 0)
+    }
+
+    pub(crate) fn proc_self_fd(&self) -> BorrowedFd<'_> {
+        self.proc_self_fd.as_fd()
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.cfg
+    }
+}
+
+/// Lets a [`Vfs`](crate::api::vfs::Vfs) serve the shared directory at a mount point.
+impl<S: BitmapSlice + Send + Sync + 'static> crate::api::vfs::BackendFileSystem
+    for PassthroughFs<S>
+{
+    /// Imports the root if needed and returns its entry. The root's lookup count is not
+    /// raised: the root is never forgotten.
+    fn mount(&self) -> io::Result<(Entry, u64)> {
+        self.import()?;
+        let root = self.inode_data(ROOT_ID)?;
+        let fd = self.inode_fd(&root)?;
+        let (st, _) = self.stat_ext(fd.as_fd())?;
+        Ok((self.make_entry(&root, st), crate::api::vfs::VFS_MAX_INO))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

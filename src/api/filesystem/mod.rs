@@ -36,7 +36,7 @@ fn enosys<T>() -> io::Result<T> {
 /// (lookup, mknod, mkdir, symlink, link, create, tmpfile, and each readdirplus entry) adds
 /// one to that inode's count; `forget`/`batch_forget` subtract. The driver may drop an
 /// inode when its count reaches zero. The root inode (`ROOT_ID`) is never forgotten.
-#[allow(unused_variables, clippy::too_many_arguments)]
+#[allow(unused_variables, clippy::too_many_arguments, clippy::type_complexity)]
 pub trait FileSystem: Send + Sync {
     /// The driver's inode type; the kernel sees it as a `u64` node id.
     type Inode: From<u64> + Into<u64>;
@@ -544,6 +544,7 @@ pub trait FileSystem: Send + Sync {
 }
 
 /// Shares one filesystem between servers (e.g. `Server::new(Arc::new(vfs))`).
+#[allow(clippy::type_complexity)]
 impl<F: FileSystem + ?Sized> FileSystem for Arc<F> {
     type Inode = F::Inode;
     type Handle = F::Handle;

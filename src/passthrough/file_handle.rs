@@ -1,0 +1,201 @@
+//! Inodes remembered as file handles (`name_to_handle_at`), and a bounded cache of the
+//! `O_PATH` descriptors opened from them.
+//!
+//! Keeping one `O_PATH` descriptor per inode the client knows makes the number of open
+//! descriptors grow with the client's dentry cache: a `find` over a large tree can exhaust
+//! the process limit. A file handle is a few bytes that the kernel can turn back into a
+//! descriptor (`open_by_handle_at`, which needs `CAP_DAC_READ_SEARCH`), so inodes kept
+//! as handles cost no descriptor; [`FdCache`] keeps a bounded number of recently used
+//! descriptors open so that consecutive requests on an inode do not reopen it each time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::sys;
+
+/// A file handle as returned by `name_to_handle_at`, with the mount it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FileHandle {
+    /// The mount ID reported with the handle; selects the descriptor passed as `mount_fd`.
+    pub mnt_id: u64,
+    handle_type: libc::c_int,
+    bytes: Box<[u8]>,
+}
+
+impl FileHandle {
+    /// The handle of the file `fd` refers to (an `O_PATH` descriptor is fine). `Ok(None)`
+    /// when its filesystem cannot produce handles.
+    pub fn from_fd(fd: BorrowedFd<'_>) -> io::Result<Option<FileHandle>> {
+        match sys::name_to_handle_at(fd, c"", libc::AT_EMPTY_PATH) {
+            Ok((handle_type, bytes, mnt_id)) => Ok(Some(FileHandle {
+                mnt_id: mnt_id as u64,
+                handle_type,
+                bytes: bytes.into_boxed_slice(),
+            })),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP | libc::EOVERFLOW | libc::ENOSYS | libc::EPERM)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the file with `flags` (`O_CLOEXEC` is added); `mount_fd` is any descriptor on
+    /// the same filesystem.
+    pub fn open(&self, mount_fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<OwnedFd> {
+        sys::open_by_handle_at(mount_fd, self.handle_type, &self.bytes, flags)
+    }
+}
+
+/// Key of a cached descriptor: (inode number, generation), so that an inode number reused
+/// for another file never finds the old file's descriptor.
+pub(crate) type FdKey = (u64, u64);
+
+const SHARDS: usize = 16;
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<FdKey, (Arc<OwnedFd>, u64)>,
+    lru: BTreeMap<u64, FdKey>,
+    tick: u64,
+}
+
+/// A sharded least-recently-used cache of `O_PATH` descriptors.
+///
+/// At most `capacity` descriptors (rounded up to a multiple of the shard count) stay
+/// open; an evicted descriptor closes once the last request using it drops its `Arc`.
+/// Each shard's lock is held only for map updates, never across a system call.
+pub(crate) struct FdCache {
+    shards: Vec<Mutex<Shard>>,
+    per_shard: usize,
+}
+
+impl FdCache {
+    /// A cache of about `capacity` descriptors (0 disables caching).
+    pub fn new(capacity: usize) -> FdCache {
+        FdCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard: capacity.div_ceil(SHARDS),
+        }
+    }
+
+    fn shard(&self, key: FdKey) -> MutexGuard<'_, Shard> {
+        let idx = (key.0 as usize).wrapping_add(key.1 as usize) % SHARDS;
+        self.shards[idx]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The cached descriptor for `key`, marking it most recently used.
+    pub fn get(&self, key: FdKey) -> Option<Arc<OwnedFd>> {
+        let mut guard = self.shard(key);
+        let shard = &mut *guard;
+        shard.tick += 1;
+        let tick = shard.tick;
+        let (fd, stamp) = shard.map.get_mut(&key)?;
+        shard.lru.remove(stamp);
+        *stamp = tick;
+        shard.lru.insert(tick, key);
+        Some(fd.clone())
+    }
+
+    /// Caches `fd` for `key`, evicting the least recently used entries beyond capacity.
+    pub fn insert(&self, key: FdKey, fd: Arc<OwnedFd>) {
+        if self.per_shard == 0 {
+            return;
+        }
+        let mut guard = self.shard(key);
+        let shard = &mut *guard;
+        shard.tick += 1;
+        let tick = shard.tick;
+        if let Some((_, old)) = shard.map.insert(key, (fd, tick)) {
+            shard.lru.remove(&old);
+        }
+        shard.lru.insert(tick, key);
+        while shard.map.len() > self.per_shard {
+            let Some((_, victim)) = shard.lru.pop_first() else {
+                break;
+            };
+            shard.map.remove(&victim);
+        }
+    }
+
+    /// Drops the descriptor cached for `key`, if any.
+    pub fn remove(&self, key: FdKey) {
+        let mut guard = self.shard(key);
+        if let Some((_, stamp)) = guard.map.remove(&key) {
+            guard.lru.remove(&stamp);
+        }
+    }
+
+    /// Drops every cached descriptor.
+    pub fn clear(&self) {
+        for s in &self.shards {
+            let mut g = s.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            g.map.clear();
+            g.lru.clear();
+        }
+    }
+
+    /// Number of cached descriptors.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).map.len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    fn some_fd() -> Arc<OwnedFd> {
+        Arc::new(sys::open(c"/", libc::O_PATH).unwrap())
+    }
+
+    #[test]
+    fn fd_cache_is_bounded_and_lru() {
+        let cache = FdCache::new(SHARDS); // one per shard
+                                          // Two keys in the same shard: the older one is evicted.
+        let a = (0u64, 0u64);
+        let b = (SHARDS as u64, 0u64);
+        cache.insert(a, some_fd());
+        assert!(cache.get(a).is_some());
+        cache.insert(b, some_fd());
+        assert!(cache.get(a).is_none());
+        assert!(cache.get(b).is_some());
+        for i in 0..1000u64 {
+            cache.insert((i, 1), some_fd());
+        }
+        assert!(cache.len() <= SHARDS);
+        cache.remove(b);
+        cache.clear();
+        assert_eq!(cache.len(), 0);
+        let off = FdCache::new(0);
+        off.insert(a, some_fd());
+        assert!(off.get(a).is_none());
+    }
+
+    #[test]
+    fn handle_of_tempdir_opens() {
+        let dir = vmm_sys_util::tempdir::TempDir::new().unwrap();
+        let p = std::ffi::CString::new(dir.as_path().to_str().unwrap()).unwrap();
+        let fd = sys::open(&p, libc::O_PATH).unwrap();
+        if let Some(h) = FileHandle::from_fd(fd.as_fd()).unwrap() {
+            let mount_fd = sys::open(&p, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+            let fd2 = h.open(mount_fd.as_fd(), libc::O_PATH).unwrap();
+            let a = sys::fstat64(fd.as_fd()).unwrap();
+            let b = sys::fstat64(fd2.as_fd()).unwrap();
+            assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The inodes the client knows, with their lookup counts.
+//!
+//! An inode enters the store on its first lookup with count 1; each further lookup adds
+//! one and FORGET subtracts. When the count reaches 0 the inode leaves the store and its
+//! descriptor is closed once the last request using it finishes (requests hold an `Arc`).
+//! The root is never removed.
+//!
+//! Locking: one `RwLock` over both maps. Lookups of known inodes and every request take
+//! the read lock; counts are atomics changed under the read lock. Insertion and removal
+//! take the write lock, and removal re-checks that the count is still 0 under it, so a
+//! lookup that revives an inode at count 0 always wins against a concurrent FORGET.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::file_handle::FileHandle;
+use crate::abi::fuse_abi::ROOT_ID;
+
+/// Host identity of an inode: inode number, device and (with `enable_mntid`) mount ID.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub(crate) struct InodeId {
+    /// Host inode number.
+    pub ino: u64,
+    /// Host device.
+    pub dev: u64,
+    /// Host mount ID, or 0 when mount IDs are not compared.
+    pub mnt: u64,
+}
+
+/// How an inode is reopened.
+pub(crate) enum InodeHandle {
+    /// An `O_PATH` descriptor kept for the inode's whole life.
+    Fd(OwnedFd),
+    /// A file handle, opened on demand.
+    Handle(FileHandle),
+}
+
+/// One inode known to the client.
+pub(crate) struct InodeData {
+    /// The FUSE node ID.
+    pub inode: u64,
+    /// Generation sent with the node ID; differs when a host inode number is reused.
+    pub generation: u64,
+    /// Host identity.
+    pub id: InodeId,
+    /// `st_mode & S_IFMT`; a file's type never changes.
+    pub file_type: u32,
+    /// How to reach the file.
+    pub handle: InodeHandle,
+    refcount: AtomicU64,
+}
+
+impl InodeData {
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.file_type == libc::S_IFDIR
+    }
+
+    /// Whether this is a regular file.
+    pub fn is_reg(&self) -> bool {
+        self.file_type == libc::S_IFREG
+    }
+
+    /// The current lookup count.
+    #[cfg(test)]
+    pub fn refcount(&self) -> u64 {
+        self.refcount.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Default)]
+struct Maps {
+    by_inode: HashMap<u64, Arc<InodeData>>,
+    by_id: HashMap<InodeId, u64>,
+}
+
+/// The inode table (see the module docs for the locking rules).
+pub(crate) struct InodeStore {
+    maps: RwLock<Maps>,
+    next_virtual: AtomicU64,
+    next_generation: AtomicU64,
+}
+
+fn ebadf() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBADF)
+}
+
+impl InodeStore {
+    /// An empty store whose own inode numbers start at `first_virtual`.
+    pub fn new(first_virtual: u64) -> InodeStore {
+        InodeStore {
+            maps: RwLock::new(Maps::default()),
+            next_virtual: AtomicU64::new(first_virtual),
+            next_generation: AtomicU64::new(1),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Maps> {
+        self.maps.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Maps> {
+        self.maps.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The inode with node ID `inode` (EBADF when unknown).
+    pub fn get(&self, inode: u64) -> io::Result<Arc<InodeData>> {
+        self.read().by_inode.get(&inode).cloned().ok_or_else(ebadf)
+    }
+
+    /// The inode with host identity `id`, with its lookup count raised by one.
+    pub fn lookup_ref(&self, id: &InodeId) -> Option<Arc<InodeData>> {
+        let maps = self.read();
+        let data = maps.by_inode.get(maps.by_id.get(id)?)?;
+        data.refcount.fetch_add(1, Ordering::AcqRel);
+        Some(data.clone())
+    }
+
+    /// Adds the root inode (node ID `ROOT_ID`), replacing any previous one.
+    pub fn insert_root(&self, id: InodeId, file_type: u32, handle: InodeHandle) {
+        let data = Arc::new(InodeData {
+            inode: ROOT_ID,
+            generation: 0,
+            id,
+            file_type,
+            handle,
+            refcount: AtomicU64::new(2),
+        });
+        let mut maps = self.write();
+        maps.by_id.insert(id, ROOT_ID);
+        maps.by_inode.insert(ROOT_ID, data);
+    }
+
+    /// Returns the inode with identity `id` with its count raised by one, or inserts a new
+    /// one built from `file_type` and `handle` with count 1. `host_ino` is the node ID to
+    /// prefer for a new inode (when using host inode numbers); it is used only if free.
+    /// The second value tells whether the inode is new.
+    pub fn insert_or_ref(
+        &self,
+        id: InodeId,
+        file_type: u32,
+        handle: InodeHandle,
+        host_ino: Option<u64>,
+    ) -> (Arc<InodeData>, bool) {
+        let mut maps = self.write();
+        if let Some(existing) = maps.by_id.get(&id).and_then(|i| maps.by_inode.get(i)) {
+            existing.refcount.fetch_add(1, Ordering::AcqRel);
+            return (existing.clone(), false);
+        }
+        let (inode, generation) = match host_ino {
+            Some(ino) if ino != ROOT_ID && !maps.by_inode.contains_key(&ino) => {
+                (ino, self.next_generation.fetch_add(1, Ordering::Relaxed))
+            }
+            _ => (self.next_virtual.fetch_add(1, Ordering::Relaxed), 0),
+        };
+        let data = Arc::new(InodeData {
+            inode,
+            generation,
+            id,
+            file_type,
+            handle,
+            refcount: AtomicU64::new(1),
+        });
+        maps.by_id.insert(id, inode);
+        maps.by_inode.insert(inode, data.clone());
+        (data, true)
+    }
+
+    /// Subtracts `count` from the lookup count of `inode` (saturating at 0) and removes the
+    /// inode when it reaches 0, returning it. Unknown inodes and the root are ignored.
+    pub fn forget(&self, inode: u64, count: u64) -> Option<Arc<InodeData>> {
+        if inode == ROOT_ID {
+            return None;
+        }
+        let data = self.read().by_inode.get(&inode).cloned()?;
+        let mut cur = data.refcount.load(Ordering::Acquire);
+        loop {
+            let new = cur.saturating_sub(count);
+            match data
+                .refcount
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    cur = new;
+                    break;
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+        if cur != 0 {
+            return None;
+        }
+        let mut maps = self.write();
+        // A lookup may have revived the inode before we got the write lock.
+        if data.refcount.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        match maps.by_inode.get(&inode) {
+            Some(d) if Arc::ptr_eq(d, &data) => {}
+            _ => return None,
+        }
+        maps.by_inode.remove(&inode);
+        if maps.by_id.get(&data.id) == Some(&inode) {
+            maps.by_id.remove(&data.id);
+        }
+        Some(data)
+    }
+
+    /// Removes every inode, the root included.
+    pub fn clear(&self) {
+        let mut maps = self.write();
+        maps.by_inode.clear();
+        maps.by_id.clear();
+    }
+
+    /// Number of inodes, the root included.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.read().by_inode.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fd() -> InodeHandle {
+        InodeHandle::Fd(crate::sys::open(c"/", libc::O_PATH).unwrap())
+    }
+
+    fn id(ino: u64) -> InodeId {
+        InodeId {
+            ino,
+            dev: 7,
+            mnt: 0,
+        }
+    }
+
+    #[test]
+    fn refcounts_saturate_and_root_stays() {
+        let s = InodeStore::new(2);
+        s.insert_root(id(100), libc::S_IFDIR, fd());
+        let (a, new) = s.insert_or_ref(id(5), libc::S_IFREG, fd(), None);
+        assert!(new);
+        assert_eq!(a.inode, 2);
+        let (b, new) = s.insert_or_ref(id(5), libc::S_IFREG, fd(), None);
+        assert!(!new);
+        assert_eq!(b.inode, 2);
+        assert_eq!(a.refcount(), 2);
+        assert!(s.lookup_ref(&id(5)).is_some());
+        assert_eq!(a.refcount(), 3);
+        // Forget more than held: saturates, removes, never panics.
+        assert!(s.forget(2, 1000).is_some());
+        assert_eq!(a.refcount(), 0);
+        assert!(s.get(2).is_err());
+        assert!(s.lookup_ref(&id(5)).is_none());
+        // Unknown inode and root are ignored.
+        assert!(s.forget(12345, 1).is_none());
+        assert!(s.forget(ROOT_ID, u64::MAX).is_none());
+        assert!(s.get(ROOT_ID).is_ok());
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn host_numbers_are_used_when_free() {
+        let s = InodeStore::new(1 << 47);
+        let (a, _) = s.insert_or_ref(id(42), libc::S_IFREG, fd(), Some(42));
+        assert_eq!(a.inode, 42);
+        let other = InodeId { mnt: 9, ..id(42) };
+        let (b, _) = s.insert_or_ref(other, libc::S_IFREG, fd(), Some(42));
+        assert_eq!(b.inode, 1 << 47);
+        assert_ne!(a.generation, 0);
+        s.clear();
+        assert_eq!(s.len(), 0);
+    }
+}
