@@ -114,7 +114,7 @@ fn parse_attach(arg: &str) -> Result<(String, PathBuf), String> {
 /// What the mount serves: SOURCE alone, or a Vfs with SOURCE at "/" and the attached
 /// directories at their paths.
 enum Served {
-    Plain(PassthroughFs<()>),
+    Plain(Box<PassthroughFs<()>>),
     Union(Vfs),
 }
 
@@ -143,9 +143,16 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // clap's message spans lines (the missing arguments follow the first one);
+            // keep everything before the usage text, on one line.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            return fail(first.trim_start_matches("error: "));
+            let msg = text
+                .split("\n\nUsage")
+                .next()
+                .and_then(|m| m.split("\n\nFor more").next())
+                .unwrap_or("invalid arguments");
+            let msg: Vec<&str> = msg.split_whitespace().collect();
+            return fail(msg.join(" ").trim_start_matches("error: "));
         }
     };
     let source = match check_dir("source", &cli.source) {
@@ -201,7 +208,7 @@ fn main() -> ExitCode {
     };
     // With --attach: SOURCE at "/" of a Vfs, each DIR at its PATH.
     let what = if attached.is_empty() {
-        Served::Plain(fs)
+        Served::Plain(Box::new(fs))
     } else {
         let vfs = Vfs::new(VfsOptions::default());
         if let Err(e) = vfs.mount(Box::new(fs), "/") {
@@ -229,7 +236,7 @@ fn main() -> ExitCode {
     log::info!("serving {} at {}", source.display(), mountpoint.display());
     let threads = cli.threads as usize;
     let served = match what {
-        Served::Plain(fs) => daemon::serve(Arc::new(Server::new(fs)), session, threads),
+        Served::Plain(fs) => daemon::serve(Arc::new(Server::new(*fs)), session, threads),
         Served::Union(vfs) => {
             for (path, dir) in &attached {
                 let at = mountpoint.join(path.trim_start_matches('/'));

@@ -111,7 +111,10 @@ impl PseudoFs {
                 }
             };
         }
-        let node = t.nodes.get_mut(&cur).ok_or_else(|| io::Error::from_raw_os_error(libc::EIO))?;
+        let node = t
+            .nodes
+            .get_mut(&cur)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EIO))?;
         if node.mount.is_some() {
             return Err(io::Error::from_raw_os_error(libc::EEXIST));
         }
@@ -131,7 +134,10 @@ impl PseudoFs {
                 .and_then(|n| n.children.get(c).copied())
                 .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
         }
-        let node = t.nodes.get_mut(&cur).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        let node = t
+            .nodes
+            .get_mut(&cur)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
         let idx = node
             .mount
             .take()
@@ -305,16 +311,25 @@ mod tests {
         assert_eq!(fs.mount_at(c), Some(3));
         // A second mount on /a/x keeps /a alive after /a/b/c goes.
         fs.mount(&path("/a/x"), 4).unwrap();
-        assert_eq!(fs.mount(&path("/a/x"), 5).unwrap_err().raw_os_error(), Some(libc::EEXIST));
+        assert_eq!(
+            fs.mount(&path("/a/x"), 5).unwrap_err().raw_os_error(),
+            Some(libc::EEXIST)
+        );
         let (idx, ino, parent) = fs.umount(&path("/a/b/c")).unwrap();
         assert_eq!((idx, ino, parent), (3, c, b));
         assert!(!fs.contains(b));
         assert!(fs.contains(a));
-        assert_eq!(fs.lookup(a, c"b").unwrap_err().raw_os_error(), Some(libc::ENOENT));
+        assert_eq!(
+            fs.lookup(a, c"b").unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
         fs.umount(&path("/a/x")).unwrap();
         assert!(!fs.contains(a));
         assert!(fs.contains(ROOT_ID));
-        assert_eq!(fs.umount(&path("/a/x")).unwrap_err().raw_os_error(), Some(libc::ENOENT));
+        assert_eq!(
+            fs.umount(&path("/a/x")).unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
     }
 
     #[test]

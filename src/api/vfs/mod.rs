@@ -227,7 +227,9 @@ impl Vfs {
         let _guard = self.control.lock().map_err(|_| VfsError::Unsupported)?;
         if self.initialized.load(Ordering::Acquire) {
             let opts = self.opts.load();
-            fs.init(opts.in_opts)
+            // The session's options are settled: the backend learns which of its wishes
+            // were granted (what it asks beyond them is not enabled).
+            fs.init(opts.out_opts)
                 .map_err(|e| VfsError::Initialize(e.to_string()))?;
         }
         let idx = self.alloc_index()?;
@@ -262,6 +264,14 @@ impl Vfs {
             .pseudo
             .umount(&components)
             .map_err(|_| VfsError::NotFound(path.to_string()))?;
+        // A parent directory that is another backend's root is known to the kernel by
+        // that backend's number, not by its pseudo inode.
+        let parent = match self.pseudo.mount_at(parent) {
+            Some(pidx) if parent != ROOT_ID && pidx != idx => {
+                self.pseudo_child_ino(PseudoChild::Mount(pidx))
+            }
+            _ => parent,
+        };
         let mut table: Table = (**self.table.load()).clone();
         let old = table[idx as usize].take();
         self.table.store(Arc::new(table));
@@ -303,13 +313,15 @@ impl Vfs {
         let start = self.next_idx.load(Ordering::Relaxed).max(1);
         for step in 0..(MAX_BACKENDS - 1) {
             let idx = 1 + ((start as usize - 1 + step) % (MAX_BACKENDS - 1));
-            if table[idx].is_none() && self.refs[idx].load(Ordering::Acquire) == 0 {
+            if table[idx].is_none() && self.refs[idx].load(Ordering::SeqCst) == 0 {
                 let next = if idx == MAX_BACKENDS - 1 { 1 } else { idx + 1 };
                 self.next_idx.store(next as u8, Ordering::Relaxed);
                 return Ok(idx as VfsIndex);
             }
         }
-        Err(VfsError::FsIndex(io::Error::from_raw_os_error(libc::ENOSPC)))
+        Err(VfsError::FsIndex(io::Error::from_raw_os_error(
+            libc::ENOSPC,
+        )))
     }
 
     pub(crate) fn mounted(&self, idx: VfsIndex) -> Option<Arc<MountedFs>> {
@@ -318,7 +330,9 @@ impl Vfs {
 
     /// The backend mounted at "/", if any.
     fn root_mount(&self) -> Option<Arc<MountedFs>> {
-        self.pseudo.mount_at(ROOT_ID).and_then(|idx| self.mounted(idx))
+        self.pseudo
+            .mount_at(ROOT_ID)
+            .and_then(|idx| self.mounted(idx))
     }
 
     /// Where Vfs inode `ino` leads.
@@ -348,22 +362,69 @@ impl Vfs {
             return Ok(ROOT_ID);
         }
         if ino > VFS_MAX_INO {
-            log::error!("vfs: backend {} returned inode {ino:#x} beyond VFS_MAX_INO", m.idx);
+            log::error!(
+                "vfs: backend {} returned inode {ino:#x} beyond VFS_MAX_INO",
+                m.idx
+            );
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
         Ok(kernel_ino(m.idx, ino))
     }
 
     /// Rewrites a backend's entry for the kernel and counts the lookup it grants.
+    ///
+    /// An entry that cannot reach the kernel (inode out of range, backend detached while
+    /// the request ran) is given back to the backend and answered with an error.
     pub(crate) fn convert_entry(&self, m: &MountedFs, mut e: Entry) -> io::Result<Entry> {
         if e.inode == 0 {
             // A negative entry: nothing to count.
             return Ok(e);
         }
-        e.inode = self.to_kernel(m, e.inode)?;
+        let backend_ino = e.inode;
+        e.inode = self
+            .to_kernel(m, backend_ino)
+            .inspect_err(|_| self.give_back(m, backend_ino))?;
         e.attr.st_ino = e.inode;
-        self.refs[m.idx as usize].fetch_add(1, Ordering::AcqRel);
+        self.count_lookup(m, backend_ino, e.inode)?;
         Ok(e)
+    }
+
+    /// Counts one lookup of kernel inode `kino` (backend inode `ino` of `m`); when `m` was
+    /// detached meanwhile, gives the backend's lookup back and fails with ENOENT. The
+    /// kernel never forgets the root, so `ROOT_ID` is not counted.
+    pub(crate) fn count_lookup(&self, m: &MountedFs, ino: u64, kino: u64) -> io::Result<()> {
+        if kino == ROOT_ID {
+            return Ok(());
+        }
+        self.hold_index(m).inspect_err(|_| self.give_back(m, ino))
+    }
+
+    /// Takes one count on `m`'s index for an entry about to reach the kernel; fails with
+    /// ENOENT, counting nothing, when `m` is no longer mounted.
+    ///
+    /// The count is taken before checking that `m` is still mounted, both SeqCst (and
+    /// `ArcSwap` operations are SeqCst too): `alloc_index` hands out an index only when its
+    /// count is 0 after the backend left the table, so either it sees this count, or this
+    /// check sees the backend gone and the number never reaches the kernel.
+    pub(crate) fn hold_index(&self, m: &MountedFs) -> io::Result<()> {
+        self.refs[m.idx as usize].fetch_add(1, Ordering::SeqCst);
+        let current = self.table.load()[m.idx as usize]
+            .as_ref()
+            .is_some_and(|cur| std::ptr::eq(Arc::as_ptr(cur), m));
+        if !current {
+            self.drop_refs(m.idx, 1);
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        }
+        Ok(())
+    }
+
+    /// Returns to backend `m` a lookup of `ino` it counted but the kernel never got. The
+    /// Vfs answers lookups of a backend's root itself (getattr), so those are not counted
+    /// by the backend and not given back (nor forwarded by `forget`).
+    pub(crate) fn give_back(&self, m: &MountedFs, ino: u64) {
+        if ino != m.root_ino {
+            m.fs.forget(&crate::api::filesystem::Context::new(), ino, 1);
+        }
     }
 
     /// The kernel forgot `count` lookups of Vfs inode `ino` of backend `idx`.
@@ -372,7 +433,7 @@ impl Vfs {
         let mut cur = r.load(Ordering::Acquire);
         loop {
             let new = cur.saturating_sub(count);
-            match r.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            match r.compare_exchange_weak(cur, new, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => return,
                 Err(v) => cur = v,
             }

@@ -3,14 +3,15 @@
 
 use std::ffi::CStr;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{MountedFs, Target, Vfs};
 use crate::abi::fuse_abi::{CreateIn, FileLock, FsOptions, OpenOptions, SetattrValid};
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::api::filesystem::{
-    Context, DirEntry, Entry, FileSystem, GetxattrReply, IoctlData, ListxattrReply,
-    ZeroCopyReader, ZeroCopyWriter,
+    Context, DirEntry, Entry, FileSystem, GetxattrReply, IoctlData, ListxattrReply, ZeroCopyReader,
+    ZeroCopyWriter,
 };
 use crate::api::pseudo_fs::PseudoChild;
 use crate::transport::FsCacheReqHandler;
@@ -75,33 +76,59 @@ impl Vfs {
         self.convert_entry(m, e)
     }
 
-    fn pseudo_child_entry(&self, ctx: &Context, child: PseudoChild) -> io::Result<Entry> {
-        match child {
-            PseudoChild::Dir(ino) => {
-                // A pseudo directory that has a backend mounted on it is that backend's root.
-                match self.pseudo().mount_at(ino).and_then(|idx| self.mounted(idx)) {
-                    Some(m) => self.backend_root_entry(ctx, &m),
-                    None => self.pseudo().entry(ino),
-                }
-            }
-            PseudoChild::Mount(idx) => {
-                let m = self.mounted(idx).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
-                self.backend_root_entry(ctx, &m)
-            }
+    /// EBUSY when `name` in backend directory `ino` is a mount point or a pseudo directory
+    /// leading to one: it shadows the backend's own entry of that name, which the client
+    /// cannot see and so must not remove or replace.
+    fn not_a_mount_name(&self, m: &MountedFs, ino: u64, name: &CStr) -> io::Result<()> {
+        if ino == m.root_ino
+            && !matches!(name.to_bytes(), b"." | b"..")
+            && self.pseudo().lookup(m.mountpoint, name).is_ok()
+        {
+            return err(libc::EBUSY);
         }
+        Ok(())
     }
 
-    fn backend_root_entry(&self, ctx: &Context, m: &MountedFs) -> io::Result<Entry> {
+    fn pseudo_child_entry(&self, ctx: &Context, child: PseudoChild) -> io::Result<Entry> {
+        let (e, owner) = self.pseudo_child_entry_uncounted(ctx, child)?;
+        if let Some(m) = owner {
+            self.count_lookup(&m, m.root_ino, e.inode)?;
+        }
+        Ok(e)
+    }
+
+    /// The entry of a pseudo child, and the backend whose root it is (whose index must
+    /// count the lookup once the entry reaches the kernel).
+    fn pseudo_child_entry_uncounted(
+        &self,
+        ctx: &Context,
+        child: PseudoChild,
+    ) -> io::Result<(Entry, Option<Arc<MountedFs>>)> {
+        let m = match child {
+            // A pseudo directory that has a backend mounted on it is that backend's root.
+            PseudoChild::Dir(ino) => match self
+                .pseudo()
+                .mount_at(ino)
+                .and_then(|idx| self.mounted(idx))
+            {
+                Some(m) => m,
+                None => return Ok((self.pseudo().entry(ino)?, None)),
+            },
+            PseudoChild::Mount(idx) => self
+                .mounted(idx)
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?,
+        };
         let (attr, ttl) = m.fs.getattr(ctx, m.root_ino, None)?;
-        let e = Entry {
-            inode: m.root_ino,
+        let mut e = Entry {
+            inode: self.to_kernel(&m, m.root_ino)?,
             generation: 0,
             attr,
             attr_flags: 0,
             attr_timeout: ttl,
             entry_timeout: ttl,
         };
-        self.convert_entry(m, e)
+        e.attr.st_ino = e.inode;
+        Ok((e, Some(m)))
     }
 
     fn lookup_pseudo(&self, ctx: &Context, parent: u64, name: &CStr) -> io::Result<Entry> {
@@ -121,7 +148,7 @@ impl Vfs {
     }
 
     /// Routes two inodes that must be in the same backend (rename, link, copy_file_range).
-    fn same_backend(&self, a: u64, b: u64) -> io::Result<(std::sync::Arc<MountedFs>, u64, u64)> {
+    fn same_backend(&self, a: u64, b: u64) -> io::Result<(Arc<MountedFs>, u64, u64)> {
         match (self.route(a)?, self.route(b)?) {
             (Target::Backend(m1, i1), Target::Backend(m2, i2)) if m1.idx == m2.idx => {
                 Ok((m1, i1, i2))
@@ -158,6 +185,11 @@ impl FileSystem for Vfs {
         }
         let generic = opts.out_opts & !backend_sensitive();
         let enabled = capable & (generic | sensitive);
+        // Tell each backend what was finally granted, so none acts on an option the
+        // kernel will not use (e.g. dropping O_APPEND for a writeback cache that is off).
+        for m in self.all_mounted() {
+            m.fs.init(enabled)?;
+        }
         self.set_initialized(capable, enabled);
         Ok(enabled)
     }
@@ -185,7 +217,11 @@ impl FileSystem for Vfs {
         }
         self.drop_refs(idx, count);
         if let Some(m) = self.mounted(idx) {
-            m.fs.forget(ctx, inode & super::VFS_MAX_INO, count);
+            let ino = inode & super::VFS_MAX_INO;
+            // Lookups of a backend's root are answered by the Vfs (see `give_back`).
+            if ino != m.root_ino {
+                m.fs.forget(ctx, ino, count);
+            }
         }
     }
 
@@ -201,9 +237,12 @@ impl FileSystem for Vfs {
         inode: u64,
         handle: Option<u64>,
     ) -> io::Result<(libc::stat64, Duration)> {
-        route!(self, inode, |m, i| self.fix_attr(&m, i, m.fs.getattr(ctx, i, handle)), {
-            self.pseudo().getattr(inode)
-        })
+        route!(
+            self,
+            inode,
+            |m, i| self.fix_attr(&m, i, m.fs.getattr(ctx, i, handle)),
+            { self.pseudo().getattr(inode) }
+        )
     }
 
     fn setattr(
@@ -229,7 +268,13 @@ impl FileSystem for Vfs {
         route!(self, inode, |m, i| m.fs.readlink(ctx, i), err(libc::EINVAL))
     }
 
-    fn symlink(&self, ctx: &Context, linkname: &CStr, parent: u64, name: &CStr) -> io::Result<Entry> {
+    fn symlink(
+        &self,
+        ctx: &Context,
+        linkname: &CStr,
+        parent: u64,
+        name: &CStr,
+    ) -> io::Result<Entry> {
         route!(
             self,
             parent,
@@ -255,7 +300,14 @@ impl FileSystem for Vfs {
         )
     }
 
-    fn mkdir(&self, ctx: &Context, parent: u64, name: &CStr, mode: u32, umask: u32) -> io::Result<Entry> {
+    fn mkdir(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        mode: u32,
+        umask: u32,
+    ) -> io::Result<Entry> {
         route!(
             self,
             parent,
@@ -265,11 +317,27 @@ impl FileSystem for Vfs {
     }
 
     fn unlink(&self, ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
-        route!(self, parent, |m, i| m.fs.unlink(ctx, i, name), err(libc::EROFS))
+        route!(
+            self,
+            parent,
+            |m, i| {
+                self.not_a_mount_name(&m, i, name)?;
+                m.fs.unlink(ctx, i, name)
+            },
+            err(libc::EROFS)
+        )
     }
 
     fn rmdir(&self, ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
-        route!(self, parent, |m, i| m.fs.rmdir(ctx, i, name), err(libc::EROFS))
+        route!(
+            self,
+            parent,
+            |m, i| {
+                self.not_a_mount_name(&m, i, name)?;
+                m.fs.rmdir(ctx, i, name)
+            },
+            err(libc::EROFS)
+        )
     }
 
     fn rename(
@@ -282,6 +350,8 @@ impl FileSystem for Vfs {
         flags: u32,
     ) -> io::Result<()> {
         let (m, o, n) = self.same_backend(olddir, newdir)?;
+        self.not_a_mount_name(&m, o, oldname)?;
+        self.not_a_mount_name(&m, n, newname)?;
         m.fs.rename(ctx, o, oldname, n, newname, flags)
     }
 
@@ -298,7 +368,12 @@ impl FileSystem for Vfs {
         flags: u32,
         fuse_flags: u32,
     ) -> io::Result<(Option<u64>, OpenOptions, Option<u32>)> {
-        route!(self, inode, |m, i| m.fs.open(ctx, i, flags, fuse_flags), err(libc::EISDIR))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.open(ctx, i, flags, fuse_flags),
+            err(libc::EISDIR)
+        )
     }
 
     fn create(
@@ -333,7 +408,9 @@ impl FileSystem for Vfs {
         route!(
             self,
             inode,
-            |m, i| m.fs.read(ctx, i, handle, w, size, offset, lock_owner, flags),
+            |m, i| m
+                .fs
+                .read(ctx, i, handle, w, size, offset, lock_owner, flags),
             err(libc::EISDIR)
         )
     }
@@ -394,25 +471,60 @@ impl FileSystem for Vfs {
         route!(
             self,
             inode,
-            |m, i| m.fs.release(ctx, i, flags, handle, flush, flock_release, lock_owner),
+            |m, i| m
+                .fs
+                .release(ctx, i, flags, handle, flush, flock_release, lock_owner),
             Ok(())
         )
     }
 
     fn fsync(&self, ctx: &Context, inode: u64, datasync: bool, handle: u64) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.fsync(ctx, i, datasync, handle), Ok(()))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.fsync(ctx, i, datasync, handle),
+            Ok(())
+        )
     }
 
     fn flush(&self, ctx: &Context, inode: u64, handle: u64, lock_owner: u64) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.flush(ctx, i, handle, lock_owner), Ok(()))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.flush(ctx, i, handle, lock_owner),
+            Ok(())
+        )
     }
 
-    fn setxattr(&self, ctx: &Context, inode: u64, name: &CStr, value: &[u8], flags: u32) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.setxattr(ctx, i, name, value, flags), err(libc::EROFS))
+    fn setxattr(
+        &self,
+        ctx: &Context,
+        inode: u64,
+        name: &CStr,
+        value: &[u8],
+        flags: u32,
+    ) -> io::Result<()> {
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.setxattr(ctx, i, name, value, flags),
+            err(libc::EROFS)
+        )
     }
 
-    fn getxattr(&self, ctx: &Context, inode: u64, name: &CStr, size: u32) -> io::Result<GetxattrReply> {
-        route!(self, inode, |m, i| m.fs.getxattr(ctx, i, name, size), err(libc::ENODATA))
+    fn getxattr(
+        &self,
+        ctx: &Context,
+        inode: u64,
+        name: &CStr,
+        size: u32,
+    ) -> io::Result<GetxattrReply> {
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.getxattr(ctx, i, name, size),
+            err(libc::ENODATA)
+        )
     }
 
     fn listxattr(&self, ctx: &Context, inode: u64, size: u32) -> io::Result<ListxattrReply> {
@@ -426,11 +538,26 @@ impl FileSystem for Vfs {
     }
 
     fn removexattr(&self, ctx: &Context, inode: u64, name: &CStr) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.removexattr(ctx, i, name), err(libc::EROFS))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.removexattr(ctx, i, name),
+            err(libc::EROFS)
+        )
     }
 
-    fn opendir(&self, ctx: &Context, inode: u64, flags: u32) -> io::Result<(Option<u64>, OpenOptions)> {
-        route!(self, inode, |m, i| m.fs.opendir(ctx, i, flags), Ok((Some(0), OpenOptions::empty())))
+    fn opendir(
+        &self,
+        ctx: &Context,
+        inode: u64,
+        flags: u32,
+    ) -> io::Result<(Option<u64>, OpenOptions)> {
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.opendir(ctx, i, flags),
+            Ok((Some(0), OpenOptions::empty()))
+        )
     }
 
     fn readdir(
@@ -453,12 +580,10 @@ impl FileSystem for Vfs {
                     add_entry(d)
                 })
             }
-            Target::Pseudo(ino) => self.pseudo().readdir(
-                ino,
-                offset,
-                &|c| self.pseudo_child_ino(c),
-                add_entry,
-            ),
+            Target::Pseudo(ino) => {
+                self.pseudo()
+                    .readdir(ino, offset, &|c| self.pseudo_child_ino(c), add_entry)
+            }
         }
     }
 
@@ -475,55 +600,86 @@ impl FileSystem for Vfs {
             return err(libc::EPERM);
         }
         match self.route(inode)? {
-            Target::Backend(m, i) => m.fs.readdirplus(ctx, i, handle, size, offset, &mut |mut d, e| {
-                if e.inode == 0 {
-                    d.ino = super::kernel_ino(m.idx, d.ino & super::VFS_MAX_INO);
-                    return add_entry(d, e);
-                }
-                let mut ke = e;
-                ke.inode = self.to_kernel(&m, e.inode)?;
-                ke.attr.st_ino = ke.inode;
-                d.ino = ke.inode;
-                let n = add_entry(d, ke)?;
-                if n > 0 {
-                    // The kernel took the entry: it now holds one more lookup.
-                    self.convert_entry(&m, e)?;
-                }
-                Ok(n)
-            }),
+            Target::Backend(m, i) => {
+                m.fs.readdirplus(ctx, i, handle, size, offset, &mut |mut d, e| {
+                    // The kernel ignores (and never forgets) entries of "." and "..".
+                    if e.inode == 0 || d.name == b"." || d.name == b".." {
+                        d.ino = super::kernel_ino(m.idx, d.ino & super::VFS_MAX_INO);
+                        return add_entry(d, Entry { inode: 0, ..e });
+                    }
+                    let mut ke = e;
+                    ke.inode = self.to_kernel(&m, e.inode)?;
+                    ke.attr.st_ino = ke.inode;
+                    d.ino = ke.inode;
+                    // Counted before the entry can reach the kernel (see `count_lookup`); the
+                    // backend gives its own count back when the entry is refused or fails.
+                    if ke.inode != crate::abi::fuse_abi::ROOT_ID {
+                        self.hold_index(&m)?;
+                    }
+                    let res = add_entry(d, ke);
+                    if !matches!(res, Ok(n) if n > 0) && ke.inode != crate::abi::fuse_abi::ROOT_ID {
+                        self.drop_refs(m.idx, 1);
+                    }
+                    res
+                })
+            }
             Target::Pseudo(ino) => {
                 let mut res = Ok(());
-                self.pseudo().readdir(
-                    ino,
-                    offset,
-                    &|c| self.pseudo_child_ino(c),
-                    &mut |d| {
+                self.pseudo()
+                    .readdir(ino, offset, &|c| self.pseudo_child_ino(c), &mut |d| {
                         // "." and ".." carry no entry (the kernel skips them in READDIRPLUS).
                         if d.name == b"." || d.name == b".." {
                             return add_entry(d, Entry::default());
                         }
-                        let child = match self.pseudo().lookup(ino, &std::ffi::CString::new(d.name).map_err(|_| io::Error::from_raw_os_error(libc::EIO))?) {
+                        let child = match self.pseudo().lookup(
+                            ino,
+                            &std::ffi::CString::new(d.name)
+                                .map_err(|_| io::Error::from_raw_os_error(libc::EIO))?,
+                        ) {
                             Ok(c) => c,
                             Err(e) => {
                                 res = Err(e);
                                 return Ok(0);
                             }
                         };
-                        let e = self.pseudo_child_entry(ctx, child)?;
-                        add_entry(d, e)
-                    },
-                )?;
+                        // A backend root counts a lookup only if the kernel takes it.
+                        let (e, owner) = self.pseudo_child_entry_uncounted(ctx, child)?;
+                        let held = match &owner {
+                            Some(m) if e.inode != crate::abi::fuse_abi::ROOT_ID => {
+                                if self.hold_index(m).is_err() {
+                                    return Ok(0); // detached meanwhile: end this batch
+                                }
+                                Some(m.idx)
+                            }
+                            _ => None,
+                        };
+                        let added = add_entry(d, e);
+                        if let Some(idx) = held.filter(|_| !matches!(added, Ok(n) if n > 0)) {
+                            self.drop_refs(idx, 1);
+                        }
+                        added
+                    })?;
                 res
             }
         }
     }
 
     fn fsyncdir(&self, ctx: &Context, inode: u64, datasync: bool, handle: u64) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.fsyncdir(ctx, i, datasync, handle), Ok(()))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.fsyncdir(ctx, i, datasync, handle),
+            Ok(())
+        )
     }
 
     fn releasedir(&self, ctx: &Context, inode: u64, flags: u32, handle: u64) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.releasedir(ctx, i, flags, handle), Ok(()))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.releasedir(ctx, i, flags, handle),
+            Ok(())
+        )
     }
 
     fn access(&self, ctx: &Context, inode: u64, mask: u32) -> io::Result<()> {
@@ -545,7 +701,12 @@ impl FileSystem for Vfs {
         lock: FileLock,
         flags: u32,
     ) -> io::Result<FileLock> {
-        route!(self, inode, |m, i| m.fs.getlk(ctx, i, handle, owner, lock, flags), err(libc::ENOSYS))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.getlk(ctx, i, handle, owner, lock, flags),
+            err(libc::ENOSYS)
+        )
     }
 
     fn setlk(
@@ -557,7 +718,12 @@ impl FileSystem for Vfs {
         lock: FileLock,
         flags: u32,
     ) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.setlk(ctx, i, handle, owner, lock, flags), err(libc::ENOSYS))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.setlk(ctx, i, handle, owner, lock, flags),
+            err(libc::ENOSYS)
+        )
     }
 
     fn setlkw(
@@ -569,11 +735,21 @@ impl FileSystem for Vfs {
         lock: FileLock,
         flags: u32,
     ) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.setlkw(ctx, i, handle, owner, lock, flags), err(libc::ENOSYS))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.setlkw(ctx, i, handle, owner, lock, flags),
+            err(libc::ENOSYS)
+        )
     }
 
     fn bmap(&self, ctx: &Context, inode: u64, block: u64, blocksize: u32) -> io::Result<u64> {
-        route!(self, inode, |m, i| m.fs.bmap(ctx, i, block, blocksize), err(libc::ENOSYS))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.bmap(ctx, i, block, blocksize),
+            err(libc::ENOSYS)
+        )
     }
 
     fn ioctl(
@@ -604,7 +780,12 @@ impl FileSystem for Vfs {
         flags: u32,
         events: u32,
     ) -> io::Result<u32> {
-        route!(self, inode, |m, i| m.fs.poll(ctx, i, handle, khandle, flags, events), err(libc::ENOSYS))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.poll(ctx, i, handle, khandle, flags, events),
+            err(libc::ENOSYS)
+        )
     }
 
     fn fallocate(
@@ -619,11 +800,28 @@ impl FileSystem for Vfs {
         if self.options().seal_size {
             return err(libc::EPERM);
         }
-        route!(self, inode, |m, i| m.fs.fallocate(ctx, i, handle, mode, offset, length), err(libc::EISDIR))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.fallocate(ctx, i, handle, mode, offset, length),
+            err(libc::EISDIR)
+        )
     }
 
-    fn lseek(&self, ctx: &Context, inode: u64, handle: u64, offset: u64, whence: u32) -> io::Result<u64> {
-        route!(self, inode, |m, i| m.fs.lseek(ctx, i, handle, offset, whence), err(libc::ENOSYS))
+    fn lseek(
+        &self,
+        ctx: &Context,
+        inode: u64,
+        handle: u64,
+        offset: u64,
+        whence: u32,
+    ) -> io::Result<u64> {
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.lseek(ctx, i, handle, offset, whence),
+            err(libc::ENOSYS)
+        )
     }
 
     fn copy_file_range(
@@ -639,7 +837,9 @@ impl FileSystem for Vfs {
         flags: u64,
     ) -> io::Result<usize> {
         let (m, i, o) = self.same_backend(inode_in, inode_out)?;
-        m.fs.copy_file_range(ctx, i, handle_in, offset_in, o, handle_out, offset_out, len, flags)
+        m.fs.copy_file_range(
+            ctx, i, handle_in, offset_in, o, handle_out, offset_out, len, flags,
+        )
     }
 
     fn setupmapping(
@@ -656,7 +856,9 @@ impl FileSystem for Vfs {
         route!(
             self,
             inode,
-            |m, i| m.fs.setupmapping(ctx, i, handle, foffset, len, flags, moffset, vu_req),
+            |m, i| m
+                .fs
+                .setupmapping(ctx, i, handle, foffset, len, flags, moffset, vu_req),
             err(libc::EINVAL)
         )
     }
@@ -668,7 +870,12 @@ impl FileSystem for Vfs {
         requests: Vec<RemovemappingOne>,
         vu_req: &mut dyn FsCacheReqHandler,
     ) -> io::Result<()> {
-        route!(self, inode, |m, i| m.fs.removemapping(ctx, i, requests, vu_req), err(libc::EINVAL))
+        route!(
+            self,
+            inode,
+            |m, i| m.fs.removemapping(ctx, i, requests, vu_req),
+            err(libc::EINVAL)
+        )
     }
 
     fn syncfs(&self, ctx: &Context, inode: u64) -> io::Result<()> {
