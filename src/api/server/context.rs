@@ -9,7 +9,7 @@ use vm_memory::bitmap::BitmapSlice;
 use vm_memory::ByteValued;
 
 use super::OUT_HEADER_LEN;
-use crate::abi::fuse_abi::{ExtHeader, InHeader, OutHeader, SuppGroups, FUSE_EXT_GROUPS};
+use crate::abi::fuse_abi::{ExtHeader, InHeader, Opcode, OutHeader, SuppGroups, FUSE_EXT_GROUPS};
 use crate::api::filesystem::Context;
 use crate::transport::{Reader, Writer};
 use crate::{errno_of, Error, Result};
@@ -23,16 +23,24 @@ pub(super) struct SrvContext<'r, 'w, S: BitmapSlice> {
     pub(super) r: Reader<'r, S>,
     pub(super) w: Writer<'w, S>,
     out: Option<OutHeader>,
+    /// FORGET, BATCH_FORGET and NOTIFY_REPLY are never answered, not even when malformed
+    /// (the kernel has no request waiting for them).
+    noreply: bool,
 }
 
 impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     pub(super) fn new(h: InHeader, r: Reader<'r, S>, w: Writer<'w, S>) -> Self {
+        let noreply = matches!(
+            Opcode::try_from(h.opcode),
+            Ok(Opcode::Forget | Opcode::BatchForget | Opcode::NotifyReply)
+        );
         SrvContext {
             h,
             ctx: Context::from(&h),
             r,
             w,
             out: None,
+            noreply,
         }
     }
 
@@ -52,10 +60,7 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     pub(super) fn limit_body(&mut self, body: usize) -> Result<()> {
         if self.r.available_bytes() > body {
             // The tail is beyond the request; drop it.
-            let _tail = self
-                .r
-                .split_at(body)
-                .map_err(Error::FailedToSplitWriter)?;
+            let _tail = self.r.split_at(body).map_err(Error::FailedToSplitWriter)?;
         }
         Ok(())
     }
@@ -233,6 +238,9 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     }
 
     fn send(&mut self, oh: OutHeader, a: &[u8], b: Option<&[u8]>) -> Result<usize> {
+        if self.noreply {
+            return Ok(0);
+        }
         let w = &mut self.w;
         w.write_all(oh.as_slice()).map_err(Error::EncodeMessage)?;
         w.write_all(a).map_err(Error::EncodeMessage)?;
@@ -254,7 +262,6 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     pub(super) fn reply_space(&self) -> usize {
         self.w.available_bytes().saturating_sub(OUT_HEADER_LEN)
     }
-
 }
 
 fn einval() -> io::Error {

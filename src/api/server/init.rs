@@ -79,7 +79,9 @@ impl<F: FileSystem + Sync> Server<F> {
             flags: enabled.bits() as u32,
             max_write,
             time_gran: 1,
-            max_pages: max_write.div_ceil(PAGE_SIZE) as u16,
+            // Rounded down: the kernel sends READs of up to max_pages pages, which must
+            // not exceed the max_write we accept them up to.
+            max_pages: (max_write / PAGE_SIZE).max(1) as u16,
             flags2,
             ..Default::default()
         };

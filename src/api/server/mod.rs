@@ -18,9 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arc_swap::ArcSwap;
 use vm_memory::bitmap::BitmapSlice;
 
-use crate::abi::fuse_abi::{
-    FsOptions, InHeader, Opcode, OutHeader, KERNEL_MINOR_VERSION,
-};
+use crate::abi::fuse_abi::{FsOptions, InHeader, Opcode, OutHeader, KERNEL_MINOR_VERSION};
 use crate::api::filesystem::FileSystem;
 use crate::transport::{FsCacheReqHandler, Reader, Writer};
 use crate::{Error, Result};
@@ -246,4 +244,3 @@ impl<F: FileSystem + Sync> Server<F> {
         }
     }
 }
-

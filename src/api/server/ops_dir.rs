@@ -22,8 +22,7 @@ fn push_entry<S: BitmapSlice>(
     head: &[u8],
     name: &[u8],
 ) -> io::Result<usize> {
-    if name.is_empty() || name.len() > FUSE_NAME_MAX || name.contains(&0) || name.contains(&b'/')
-    {
+    if name.is_empty() || name.len() > FUSE_NAME_MAX || name.contains(&0) || name.contains(&b'/') {
         // A driver bug: never put a malformed name in front of the kernel.
         return Err(io::Error::from_raw_os_error(libc::EIO));
     }
@@ -77,7 +76,9 @@ impl<F: FileSystem + Sync> Server<F> {
                 fh,
                 arg.size,
                 arg.offset,
-                &mut |d: DirEntry| push_entry(&mut data, &mut budget, dirent(&d).as_slice(), d.name),
+                &mut |d: DirEntry| {
+                    push_entry(&mut data, &mut budget, dirent(&d).as_slice(), d.name)
+                },
             )
         };
         match res {

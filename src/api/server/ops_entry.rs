@@ -8,9 +8,9 @@ use vm_memory::bitmap::BitmapSlice;
 use super::context::{SrvContext, NAME_BUF_LEN};
 use super::Server;
 use crate::abi::fuse_abi::{
-    AttrOut, BatchForgetIn, CreateIn, EntryOut, ForgetIn, ForgetOne, GetattrFlags, GetattrIn,
+    Attr, AttrOut, BatchForgetIn, CreateIn, EntryOut, ForgetIn, ForgetOne, GetattrFlags, GetattrIn,
     LinkIn, MkdirIn, MknodIn, OpenOut, Rename2In, RenameIn, SetattrIn, SetattrValid, Statx,
-    StatxIn, StatxOut, SxTime, Attr,
+    StatxIn, StatxOut, SxTime,
 };
 use crate::api::filesystem::{Entry, FileSystem};
 use crate::{Error, Result};

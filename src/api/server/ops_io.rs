@@ -8,8 +8,8 @@ use super::context::SrvContext;
 use super::{Negotiated, Server};
 use crate::abi::fuse_abi::{
     CopyFileRangeIn, CopyFileRangeOut, FallocateIn, FlushIn, FsyncFlags, IoctlFlags, IoctlIn,
-    IoctlOut, LkFlags, LkIn, LkOut, LseekIn, LseekOut, OpenIn, OpenOut, PollIn, PollOut,
-    ReadFlags, ReadIn, ReleaseFlags, ReleaseIn, WriteFlags, WriteIn, WriteOut,
+    IoctlOut, LkFlags, LkIn, LkOut, LseekIn, LseekOut, OpenIn, OpenOut, PollIn, PollOut, ReadFlags,
+    ReadIn, ReleaseFlags, ReleaseIn, WriteFlags, WriteIn, WriteOut,
 };
 use crate::abi::virtio_fs::{
     RemovemappingIn, RemovemappingOne, SetupmappingIn, FUSE_REMOVEMAPPING_MAX_ENTRY,
@@ -104,6 +104,11 @@ impl<F: FileSystem + Sync> Server<F> {
             .contains(ReadFlags::LOCKOWNER)
             .then_some(arg.lock_owner);
         let mut data = c.split_body(0)?;
+        // Give the driver room for `size` bytes only: a longer reply is refused by the
+        // kernel as a whole.
+        let _beyond = data
+            .split_at(arg.size as usize)
+            .map_err(Error::FailedToSplitWriter)?;
         let res = self.fs.read(
             &c.ctx,
             c.nodeid().into(),
@@ -115,7 +120,7 @@ impl<F: FileSystem + Sync> Server<F> {
             arg.flags,
         );
         match res {
-            // A driver cannot report more than the space it was given: `data` is bounded.
+            // A driver cannot write more than the space it was given: `data` holds `size`.
             Ok(_) => c.reply_with_split(&[], &data),
             Err(e) => c.reply_io_error(&e),
         }
@@ -183,7 +188,10 @@ impl<F: FileSystem + Sync> Server<F> {
         c.reply_empty(res)
     }
 
-    pub(super) fn releasedir<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+    pub(super) fn releasedir<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+    ) -> Result<usize> {
         let arg: ReleaseIn = c.arg()?;
         let res = self
             .fs
@@ -197,7 +205,8 @@ impl<F: FileSystem + Sync> Server<F> {
         dir: bool,
     ) -> Result<usize> {
         let arg: crate::abi::fuse_abi::FsyncIn = c.arg()?;
-        let datasync = FsyncFlags::from_bits_truncate(arg.fsync_flags).contains(FsyncFlags::FDATASYNC);
+        let datasync =
+            FsyncFlags::from_bits_truncate(arg.fsync_flags).contains(FsyncFlags::FDATASYNC);
         let res = if dir {
             self.fs
                 .fsyncdir(&c.ctx, c.nodeid().into(), datasync, arg.fh.into())
@@ -437,4 +446,3 @@ impl<F: FileSystem + Sync> Server<F> {
         c.reply_empty(res)
     }
 }
-

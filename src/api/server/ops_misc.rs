@@ -66,7 +66,10 @@ impl<F: FileSystem + Sync> Server<F> {
     }
 
     /// The kernel's data for a NOTIFY_RETRIEVE; it expects no reply.
-    pub(super) fn notify_reply<S: BitmapSlice>(&self, _c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+    pub(super) fn notify_reply<S: BitmapSlice>(
+        &self,
+        _c: &mut SrvContext<'_, '_, S>,
+    ) -> Result<usize> {
         if let Err(e) = self.fs.notify_reply() {
             log::debug!("notify_reply failed: {e}");
         }

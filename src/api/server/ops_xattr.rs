@@ -60,6 +60,15 @@ impl<F: FileSystem + Sync> Server<F> {
         let mut buf = [0u8; NAME_BUF_LEN];
         let name = c.name(&mut buf)?;
         match self.fs.getxattr(&c.ctx, c.nodeid().into(), name, arg.size) {
+            // A size query must be answered with fuse_getxattr_out, even by a driver that
+            // returned the value itself.
+            Ok(GetxattrReply::Value(v)) if arg.size == 0 => c.reply_ok(
+                Some(GetxattrOut {
+                    size: v.len() as u32,
+                    padding: 0,
+                }),
+                &[],
+            ),
             Ok(GetxattrReply::Value(v)) if v.len() > arg.size as usize => {
                 c.reply_error(libc::ERANGE)
             }
@@ -79,6 +88,13 @@ impl<F: FileSystem + Sync> Server<F> {
     pub(super) fn listxattr<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
         let arg: GetxattrIn = c.arg()?;
         match self.fs.listxattr(&c.ctx, c.nodeid().into(), arg.size) {
+            Ok(ListxattrReply::Names(v)) if arg.size == 0 => c.reply_ok(
+                Some(GetxattrOut {
+                    size: v.len() as u32,
+                    padding: 0,
+                }),
+                &[],
+            ),
             Ok(ListxattrReply::Names(v)) if v.len() > arg.size as usize => {
                 c.reply_error(libc::ERANGE)
             }
@@ -95,7 +111,10 @@ impl<F: FileSystem + Sync> Server<F> {
         }
     }
 
-    pub(super) fn removexattr<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+    pub(super) fn removexattr<S: BitmapSlice>(
+        &self,
+        c: &mut SrvContext<'_, '_, S>,
+    ) -> Result<usize> {
         let mut buf = [0u8; NAME_BUF_LEN];
         let name = c.name(&mut buf)?;
         let res = self.fs.removexattr(&c.ctx, c.nodeid().into(), name);

@@ -166,7 +166,10 @@ impl Reply {
 
 /// Serves `req` on `server` with a reply buffer of `MAX_BUFFER_SIZE` + 4 KiB, returning
 /// `handle_message`'s result and what it wrote.
-pub fn serve<F: FileSystem + Sync>(server: &Server<F>, req: &[u8]) -> (crate::Result<usize>, Reply) {
+pub fn serve<F: FileSystem + Sync>(
+    server: &Server<F>,
+    req: &[u8],
+) -> (crate::Result<usize>, Reply) {
     let mut input = req.to_vec();
     let mut output = vec![0u8; MAX_BUFFER_SIZE as usize + 4096];
     let (res, written) = {
@@ -181,7 +184,8 @@ pub fn serve<F: FileSystem + Sync>(server: &Server<F>, req: &[u8]) -> (crate::Re
             Ok(n) => *n,
             Err(_) => {
                 let mut h = OutHeader::default();
-                h.as_mut_slice().copy_from_slice(&output[..std::mem::size_of::<OutHeader>()]);
+                h.as_mut_slice()
+                    .copy_from_slice(&output[..std::mem::size_of::<OutHeader>()]);
                 (h.len as usize).min(output.len())
             }
         };

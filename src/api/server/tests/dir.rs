@@ -105,12 +105,18 @@ fn readdir_stops_at_size() {
             &dirent_bytes(it[1].0, it[1].1, it[1].2, &it[1].3),
         ]);
         assert_ok(res, &reply, UNIQUE, &body);
-        assert!(matches!(s.fs().calls()[..], [Call::Readdir { accepted: 2, .. }]));
+        assert!(matches!(
+            s.fs().calls()[..],
+            [Call::Readdir { accepted: 2, .. }]
+        ));
     }
     // Smaller than the first record: an empty reply, not an error.
     let (res, reply) = run(&s, &readdir_req(Opcode::Readdir, 31, 0));
     assert_ok(res, &reply, UNIQUE, &[]);
-    assert!(matches!(s.fs().calls()[..], [Call::Readdir { accepted: 0, .. }]));
+    assert!(matches!(
+        s.fs().calls()[..],
+        [Call::Readdir { accepted: 0, .. }]
+    ));
 }
 
 #[test]

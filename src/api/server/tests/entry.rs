@@ -1,9 +1,20 @@
 //! Name and inode operations: lookup, forget, attributes, and the calls that create or
 //! remove entries.
 
-use super::recfs::{attr_bytes, entry_out_bytes};
+use super::recfs::{attr_bytes, attr_fixture, entry_fixture, entry_out_bytes, stat_fixture};
 use super::*;
-use crate::abi::fuse_abi::{GetattrFlags, SetattrValid, Statx, StatxOut, SxTime};
+use crate::abi::fuse_abi::{Attr, EntryOut, GetattrFlags, SetattrValid, Statx, StatxOut, SxTime};
+
+#[test]
+fn fixtures_match_the_wire_layout() {
+    // The hand-written bytes and the ABI structs describe the same thing.
+    assert_eq!(Attr::from(stat_fixture()), attr_fixture(0));
+    assert_eq!(attr_fixture(0).as_slice(), &attr_bytes(0)[..]);
+    assert_eq!(
+        EntryOut::from(entry_fixture(42)).as_slice(),
+        &entry_out_bytes(42)[..]
+    );
+}
 
 #[test]
 fn lookup_from_raw_bytes() {
@@ -16,7 +27,10 @@ fn lookup_from_raw_bytes() {
     let calls = s.fs().take_calls();
     assert_eq!(calls.len(), 1);
     let (ctx, call) = &calls[0];
-    assert_eq!((ctx.uid, ctx.gid, ctx.pid, ctx.supp_gid), (1000, 100, 4242, None));
+    assert_eq!(
+        (ctx.uid, ctx.gid, ctx.pid, ctx.supp_gid),
+        (1000, 100, 4242, None)
+    );
     assert_eq!(
         *call,
         Call::Lookup {
@@ -37,7 +51,10 @@ fn lookup_error_from_driver() {
 #[test]
 fn forget_gets_no_reply() {
     let s = server();
-    let (res, reply) = run(&s, &req(Opcode::Forget, 42).arg(ForgetIn { nlookup: 3 }).build());
+    let (res, reply) = run(
+        &s,
+        &req(Opcode::Forget, 42).arg(ForgetIn { nlookup: 3 }).build(),
+    );
     assert_eq!(res.unwrap(), 0);
     assert!(reply.is_empty());
     assert_eq!(s.fs().calls(), [Call::Forget { ino: 42, count: 3 }]);
@@ -125,7 +142,12 @@ fn setattr_passes_fields_and_replies_attr() {
         ..Default::default()
     };
     let (res, reply) = run(&s, &req(Opcode::Setattr, 9).arg(arg).build());
-    let body = cat(&[&3u64.to_le_bytes(), &250u32.to_le_bytes(), &[0; 4], &attr_bytes(0)]);
+    let body = cat(&[
+        &3u64.to_le_bytes(),
+        &250u32.to_le_bytes(),
+        &[0; 4],
+        &attr_bytes(0),
+    ]);
     assert_ok(res, &reply, UNIQUE, &body);
     assert_eq!(
         s.fs().calls(),
@@ -149,7 +171,10 @@ fn readlink_replies_target() {
 #[test]
 fn symlink_name_comes_before_target() {
     let s = server();
-    let r = req(Opcode::Symlink, 1).name("link").name("/some/target").build();
+    let r = req(Opcode::Symlink, 1)
+        .name("link")
+        .name("/some/target")
+        .build();
     let (res, reply) = run(&s, &r);
     assert_ok(res, &reply, UNIQUE, &entry_out_bytes(43));
     assert_eq!(
@@ -316,7 +341,12 @@ fn create_replies_entry_and_open() {
         &1u32.to_le_bytes(), // FOPEN_DIRECT_IO
         &0i32.to_le_bytes(), // no backing id
     ]);
-    assert_ok(res, &reply, UNIQUE, &cat(&[&entry_out_bytes(46), &open_out]));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &cat(&[&entry_out_bytes(46), &open_out]),
+    );
     assert_eq!(
         s.fs().calls(),
         [Call::Create {
@@ -338,7 +368,12 @@ fn tmpfile_replies_entry_and_open() {
     };
     let (res, reply) = run(&s, &req(Opcode::Tmpfile, 1).arg(args).name("/").build());
     let open_out = cat(&[&0x4444u64.to_le_bytes(), &[0; 8]]);
-    assert_ok(res, &reply, UNIQUE, &cat(&[&entry_out_bytes(47), &open_out]));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &cat(&[&entry_out_bytes(47), &open_out]),
+    );
     assert_eq!(s.fs().calls(), [Call::Tmpfile { parent: 1, args }]);
 }
 

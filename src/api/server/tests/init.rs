@@ -55,7 +55,12 @@ fn init_from_raw_bytes() {
     }
     bytes.extend_from_slice(&[0; 44]);
     let (res, reply) = run(&s, &bytes);
-    assert_ok(res, &reply, UNIQUE, &init_out_bytes(45, 0x1000, 1, 1 << 20, 256, 0));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x1000, 1, 1 << 20, 256, 0),
+    );
     assert_eq!(s.fs().calls(), [Call::Init(FsOptions::ASYNC_READ)]);
     assert_eq!(s.negotiated_options(), (45, FsOptions::ASYNC_READ));
 }
@@ -105,17 +110,32 @@ fn init_older_minor_is_used() {
     // ones; accept both.
     let short = req(Opcode::Init, 0).arg([7u32, 30, 0x8000, 0]).build();
     let (res, reply) = run(&s, &short);
-    assert_ok(res, &reply, UNIQUE, &init_out_bytes(30, 0x8000, 0, 1 << 20, 256, 0));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(30, 0x8000, 0, 1 << 20, 256, 0),
+    );
     assert_eq!(s.negotiated_options().0, 30);
     let (res, reply) = run(&s, &init_req(7, 30, 0));
-    assert_ok(res, &reply, UNIQUE, &init_out_bytes(30, 0x20000, 0, 1 << 20, 256, 0));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(30, 0x20000, 0, 1 << 20, 256, 0),
+    );
 }
 
 #[test]
 fn init_newer_minor_is_capped() {
     let s = Server::new(RecFs::new(FsOptions::empty()));
     let (res, reply) = run(&s, &init_req(7, 99, 0));
-    assert_ok(res, &reply, UNIQUE, &init_out_bytes(45, 0x20000, 0, 1 << 20, 256, 0));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x20000, 0, 1 << 20, 256, 0),
+    );
 }
 
 #[test]
@@ -130,8 +150,10 @@ fn init_enables_only_flags_both_sides_want() {
     let (res, reply) = run(&s, &init_req(7, 45, offered.bits()));
     // WRITEBACK_CACHE was not offered, DO_READDIRPLUS not wanted; BIG_WRITES and
     // MAX_PAGES the server takes itself.
-    let enabled =
-        FsOptions::ASYNC_READ | FsOptions::POSIX_LOCKS | FsOptions::BIG_WRITES | FsOptions::MAX_PAGES;
+    let enabled = FsOptions::ASYNC_READ
+        | FsOptions::POSIX_LOCKS
+        | FsOptions::BIG_WRITES
+        | FsOptions::MAX_PAGES;
     let body = init_out_bytes(45, 0x20000, enabled.bits() as u32, 1 << 20, 256, 0);
     assert_ok(res, &reply, UNIQUE, &body);
     assert_eq!(s.fs().calls(), [Call::Init(offered)]);
@@ -158,7 +180,10 @@ fn init_flags2_need_init_ext() {
     let body = init_out_bytes(45, 0x20000, 0, 1 << 20, 256, 0);
     assert_ok(res, &reply, UNIQUE, &body);
     assert_eq!(s.fs().calls(), [Call::Init(FsOptions::ASYNC_READ)]);
-    assert!(!s.negotiated_options().1.contains(FsOptions::CREATE_SUPP_GROUP));
+    assert!(!s
+        .negotiated_options()
+        .1
+        .contains(FsOptions::CREATE_SUPP_GROUP));
 }
 
 #[test]
@@ -167,7 +192,12 @@ fn init_max_write_and_max_pages() {
     let flags = offered as u32;
     let s = Server::new(RecFs::new(FsOptions::empty())).with_max_write(128 * 1024);
     let (res, reply) = run(&s, &init_req(7, 45, offered));
-    assert_ok(res, &reply, UNIQUE, &init_out_bytes(45, 0x20000, flags, 131072, 32, 0));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x20000, flags, 131072, 32, 0),
+    );
     // A READ beyond the negotiated size is refused.
     let big = ReadIn {
         size: 131073,
@@ -178,10 +208,37 @@ fn init_max_write_and_max_pages() {
     // Clamped to at least one page and at most MAX_BUFFER_SIZE.
     let s = Server::new(RecFs::new(FsOptions::empty())).with_max_write(1000);
     let (res, reply) = run(&s, &init_req(7, 45, offered));
-    assert_ok(res, &reply, UNIQUE, &init_out_bytes(45, 0x20000, flags, 4096, 1, 0));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x20000, flags, 4096, 1, 0),
+    );
+    // Not a page multiple: max_pages rounds down, so the kernel never sends a READ
+    // larger than the server accepts.
+    let s = Server::new(RecFs::new(FsOptions::empty())).with_max_write(6000);
+    let (res, reply) = run(&s, &init_req(7, 45, offered));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x20000, flags, 6000, 1, 0),
+    );
+    let read = ReadIn {
+        size: 6000,
+        ..Default::default()
+    };
+    let (res, reply) = run(&s, &req(Opcode::Read, 2).arg(read).build());
+    res.unwrap();
+    assert_eq!(reply.error(), 0);
     let s = Server::new(RecFs::new(FsOptions::empty())).with_max_write(u32::MAX);
     let (res, reply) = run(&s, &init_req(7, 45, offered));
-    assert_ok(res, &reply, UNIQUE, &init_out_bytes(45, 0x20000, flags, 1 << 20, 256, 0));
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x20000, flags, 1 << 20, 256, 0),
+    );
 }
 
 #[test]
@@ -219,7 +276,10 @@ fn supp_group_ext(gid: u32) -> Vec<u8> {
 fn supp_server() -> Server<RecFs> {
     let o = FsOptions::INIT_EXT | FsOptions::CREATE_SUPP_GROUP;
     let s = server_with(o, o);
-    assert!(s.negotiated_options().1.contains(FsOptions::CREATE_SUPP_GROUP));
+    assert!(s
+        .negotiated_options()
+        .1
+        .contains(FsOptions::CREATE_SUPP_GROUP));
     s
 }
 
@@ -242,7 +302,10 @@ fn supp_group_reaches_mknod() {
     assert_eq!(reply.error(), 0);
     let calls = s.fs().take_calls();
     let (ctx, call) = &calls[0];
-    assert_eq!((ctx.uid, ctx.gid, ctx.pid, ctx.supp_gid), (1000, 100, 55, Some(4242)));
+    assert_eq!(
+        (ctx.uid, ctx.gid, ctx.pid, ctx.supp_gid),
+        (1000, 100, 55, Some(4242))
+    );
     // The extension is not part of the name.
     assert!(matches!(call, Call::Mknod { name, .. } if name == b"f"));
 }
@@ -294,7 +357,10 @@ fn unknown_extension_is_skipped() {
 #[test]
 fn no_supp_group_without_extension() {
     let s = supp_server();
-    let r = req(Opcode::Mknod, 1).arg(MknodIn::default()).name("f").build();
+    let r = req(Opcode::Mknod, 1)
+        .arg(MknodIn::default())
+        .name("f")
+        .build();
     run(&s, &r).0.unwrap();
     assert_eq!(s.fs().take_calls()[0].0.supp_gid, None);
 }

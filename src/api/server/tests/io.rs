@@ -16,7 +16,11 @@ fn open_replies_handle_flags_and_backing_id() {
     };
     let (res, reply) = run(&s, &req(Opcode::Open, 5).arg(arg).build());
     // fh 0x1111, FOPEN_KEEP_CACHE | FOPEN_PASSTHROUGH, backing id 9.
-    let body = cat(&[&0x1111u64.to_le_bytes(), &0x82u32.to_le_bytes(), &9i32.to_le_bytes()]);
+    let body = cat(&[
+        &0x1111u64.to_le_bytes(),
+        &0x82u32.to_le_bytes(),
+        &9i32.to_le_bytes(),
+    ]);
     assert_ok(res, &reply, UNIQUE, &body);
     assert_eq!(
         s.fs().calls(),
@@ -75,7 +79,28 @@ fn read_short_at_end_of_file() {
     let (res, reply) = run(&s, &req(Opcode::Read, 5).arg(arg).build());
     assert_ok(res, &reply, UNIQUE, &[]);
     let calls = s.fs().calls();
-    assert!(matches!(calls[0], Call::Read { lock_owner: None, .. }));
+    assert!(matches!(
+        calls[0],
+        Call::Read {
+            lock_owner: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn read_reply_never_exceeds_size() {
+    // A driver that writes more than the kernel asked for: the kernel would refuse the
+    // whole reply (EIO), so the server gives the driver no room beyond `size`.
+    let s = server();
+    s.fs().set(|c| c.read_overrun = 100);
+    let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    let arg = ReadIn {
+        size: 1000,
+        ..Default::default()
+    };
+    let (res, reply) = run(&s, &req(Opcode::Read, 5).arg(arg).build());
+    assert_ok(res, &reply, UNIQUE, &data[..1000]);
 }
 
 #[test]
@@ -385,8 +410,16 @@ fn cfr_call(len: u64) -> Call {
 fn copy_file_range_replies_32_bit_size() {
     let s = server();
     s.fs().set(|c| c.copied = 65536);
-    let (res, reply) = run(&s, &req(Opcode::CopyFileRange, 13).arg(cfr_in(1 << 33)).build());
-    assert_ok(res, &reply, UNIQUE, &cat(&[&65536u32.to_le_bytes(), &[0; 4]]));
+    let (res, reply) = run(
+        &s,
+        &req(Opcode::CopyFileRange, 13).arg(cfr_in(1 << 33)).build(),
+    );
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &cat(&[&65536u32.to_le_bytes(), &[0; 4]]),
+    );
     // The request's 64-bit length is capped at what the 32-bit reply can report.
     assert_eq!(s.fs().calls(), [cfr_call(u32::MAX as u64)]);
 }
@@ -395,7 +428,12 @@ fn copy_file_range_replies_32_bit_size() {
 fn copy_file_range_64_replies_64_bit_size() {
     let s = server();
     s.fs().set(|c| c.copied = 5_000_000_000);
-    let (res, reply) = run(&s, &req(Opcode::CopyFileRange64, 13).arg(cfr_in(1 << 33)).build());
+    let (res, reply) = run(
+        &s,
+        &req(Opcode::CopyFileRange64, 13)
+            .arg(cfr_in(1 << 33))
+            .build(),
+    );
     assert_ok(res, &reply, UNIQUE, &5_000_000_000u64.to_le_bytes());
     assert_eq!(s.fs().calls(), [cfr_call(1 << 33)]);
 }

@@ -36,7 +36,10 @@ fn header_len_below_header_size() {
     for len in [0, 39] {
         let (res, reply) = run(&s, &lookup_body().len(len).build());
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
-        assert!(matches!(err, Error::InvalidHeaderLength(x) if x == len), "{err:?}");
+        assert!(
+            matches!(err, Error::InvalidHeaderLength(x) if x == len),
+            "{err:?}"
+        );
     }
     fs_untouched(&s);
 }
@@ -47,7 +50,10 @@ fn header_len_beyond_the_bytes_present() {
     for len in [45, 4096, u32::MAX] {
         let (res, reply) = run(&s, &lookup_body().len(len).build());
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
-        assert!(matches!(err, Error::InvalidHeaderLength(x) if x == len), "{err:?}");
+        assert!(
+            matches!(err, Error::InvalidHeaderLength(x) if x == len),
+            "{err:?}"
+        );
     }
     fs_untouched(&s);
 }
@@ -56,7 +62,11 @@ fn header_len_beyond_the_bytes_present() {
 fn bytes_beyond_len_are_ignored() {
     let s = server();
     // len covers "abc\0"; the trailing bytes (a transport's stale buffer) are not read.
-    let r = req(Opcode::Lookup, 1).name("abc").bytes(b"zzzz").len(44).build();
+    let r = req(Opcode::Lookup, 1)
+        .name("abc")
+        .bytes(b"zzzz")
+        .len(44)
+        .build();
     let (res, reply) = run(&s, &r);
     res.unwrap();
     assert_eq!(reply.error(), 0);
@@ -76,7 +86,11 @@ fn bytes_beyond_len_are_ignored() {
         size: 8,
         ..Default::default()
     };
-    let r = req(Opcode::Write, 1).arg(arg).bytes(&[1; 8]).len(84).build();
+    let r = req(Opcode::Write, 1)
+        .arg(arg)
+        .bytes(&[1; 8])
+        .len(84)
+        .build();
     let (res, reply) = run(&s, &r);
     assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
     fs_untouched(&s);
@@ -177,7 +191,10 @@ fn setxattr_size_not_matching_value() {
         );
     }
     // No NUL after the name at all.
-    let r = req(Opcode::Setxattr, 1).arg([3u32, 0]).bytes(b"user.aabc").build();
+    let r = req(Opcode::Setxattr, 1)
+        .arg([3u32, 0])
+        .bytes(b"user.aabc")
+        .build();
     let (res, reply) = run(&s, &r);
     let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
     assert!(matches!(err, Error::MissingParameter), "{err:?}");
@@ -197,7 +214,10 @@ fn setxattr_value_larger_than_64k() {
     let err = assert_rejected(res, &reply, UNIQUE, libc::E2BIG);
     assert!(matches!(err, Error::InvalidXattrSize(65537, _)), "{err:?}");
     // A size field over the limit with a small body is refused just the same.
-    let r = req(Opcode::Setxattr, 1).arg([u32::MAX, 0]).name("user.a").build();
+    let r = req(Opcode::Setxattr, 1)
+        .arg([u32::MAX, 0])
+        .name("user.a")
+        .build();
     let (res, reply) = run(&s, &r);
     assert_rejected(res, &reply, UNIQUE, libc::E2BIG);
     // Exactly 64 KiB is fine.
@@ -215,10 +235,16 @@ fn setxattr_value_larger_than_64k() {
 fn unknown_opcode() {
     let s = server();
     for code in [7u32, 54, 4095, 9999, u32::MAX] {
-        let r = RequestBuilder::new(code, 1).unique(UNIQUE).bytes(&[0; 64]).build();
+        let r = RequestBuilder::new(code, 1)
+            .unique(UNIQUE)
+            .bytes(&[0; 64])
+            .build();
         let (res, reply) = run(&s, &r);
         let err = assert_rejected(res, &reply, UNIQUE, libc::ENOSYS);
-        assert!(matches!(err, Error::UnknownOpcode(c) if c == code), "{err:?}");
+        assert!(
+            matches!(err, Error::UnknownOpcode(c) if c == code),
+            "{err:?}"
+        );
     }
     fs_untouched(&s);
 }
@@ -310,7 +336,10 @@ fn write_size_not_matching_data() {
             size,
             ..Default::default()
         };
-        let (res, reply) = run(&s, &req(Opcode::Write, 1).arg(arg).bytes(&vec![0; n]).build());
+        let (res, reply) = run(
+            &s,
+            &req(Opcode::Write, 1).arg(arg).bytes(&vec![0; n]).build(),
+        );
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
         assert!(matches!(err, Error::InvalidMessage(_)), "{err:?}");
     }
@@ -380,7 +409,10 @@ fn ioctl_in_size_mismatch() {
             out_size: 0,
             ..Default::default()
         };
-        let (res, reply) = run(&s, &req(Opcode::Ioctl, 1).arg(arg).bytes(&vec![0; n]).build());
+        let (res, reply) = run(
+            &s,
+            &req(Opcode::Ioctl, 1).arg(arg).bytes(&vec![0; n]).build(),
+        );
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
         assert!(matches!(err, Error::InvalidMessage(_)), "{err:?}");
     }
@@ -420,7 +452,10 @@ fn total_extlen_larger_than_message() {
     let (res, reply) = run(&s, &r);
     let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
     assert!(matches!(err, Error::InvalidHeaderLength(44)), "{err:?}");
-    let r = req(Opcode::Lookup, 1).total_extlen(u16::MAX).name("abc").build();
+    let r = req(Opcode::Lookup, 1)
+        .total_extlen(u16::MAX)
+        .name("abc")
+        .build();
     let (res, reply) = run(&s, &r);
     assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
     fs_untouched(&s);
@@ -440,7 +475,10 @@ fn extension_header_size_out_of_range() {
             .build();
         let (res, reply) = run(&s, &r);
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
-        assert!(matches!(err, Error::DecodeMessage(_)), "size {size}: {err:?}");
+        assert!(
+            matches!(err, Error::DecodeMessage(_)),
+            "size {size}: {err:?}"
+        );
     }
     fs_untouched(&s);
 }
@@ -451,14 +489,20 @@ fn malformed_no_reply_requests_stay_unanswered() {
     // header is malformed.
     let s = server();
     for op in [Opcode::Forget, Opcode::BatchForget, Opcode::NotifyReply] {
-        let r = req(op, 1).total_extlen(4).arg(ForgetIn { nlookup: 1 }).build();
+        let r = req(op, 1)
+            .total_extlen(4)
+            .arg(ForgetIn { nlookup: 1 })
+            .build();
         let (res, reply) = run(&s, &r);
         assert!(reply.is_empty(), "{op:?}");
         assert!(res.is_err(), "{op:?}");
         let r = req(op, 1).arg(ForgetIn { nlookup: 1 }).len(4096).build();
         let (res, reply) = run(&s, &r);
         assert!(reply.is_empty(), "{op:?}");
-        assert!(matches!(res, Err(Error::InvalidHeaderLength(4096))), "{op:?}");
+        assert!(
+            matches!(res, Err(Error::InvalidHeaderLength(4096))),
+            "{op:?}"
+        );
     }
     fs_untouched(&s);
 }

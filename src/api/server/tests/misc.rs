@@ -42,7 +42,9 @@ fn access_passes_mask() {
 #[test]
 fn interrupt_accepted_gets_no_reply() {
     let s = server();
-    let r = req(Opcode::Interrupt, 0).arg(InterruptIn { unique: 77 }).build();
+    let r = req(Opcode::Interrupt, 0)
+        .arg(InterruptIn { unique: 77 })
+        .build();
     let (res, reply) = run(&s, &r);
     assert_eq!(res.unwrap(), 0);
     assert!(reply.is_empty());
@@ -54,7 +56,9 @@ fn interrupt_error_is_answered() {
     let s = server();
     for errno in [libc::EAGAIN, libc::ENOSYS] {
         s.fs().set(|c| c.interrupt_errno = Some(errno));
-        let r = req(Opcode::Interrupt, 0).arg(InterruptIn { unique: 78 }).build();
+        let r = req(Opcode::Interrupt, 0)
+            .arg(InterruptIn { unique: 78 })
+            .build();
         let (res, reply) = run(&s, &r);
         assert_errno(res, &reply, UNIQUE, errno);
     }
@@ -138,10 +142,19 @@ fn driver_errors_without_errno_become_eio() {
     impl FileSystem for Odd {
         type Inode = u64;
         type Handle = u64;
-        fn statfs(&self, _: &crate::api::filesystem::Context, _: u64) -> std::io::Result<libc::statvfs64> {
+        fn statfs(
+            &self,
+            _: &crate::api::filesystem::Context,
+            _: u64,
+        ) -> std::io::Result<libc::statvfs64> {
             Err(std::io::Error::other("no errno"))
         }
-        fn access(&self, _: &crate::api::filesystem::Context, _: u64, _: u32) -> std::io::Result<()> {
+        fn access(
+            &self,
+            _: &crate::api::filesystem::Context,
+            _: u64,
+            _: u32,
+        ) -> std::io::Result<()> {
             Err(std::io::Error::from_raw_os_error(-5))
         }
     }

@@ -18,14 +18,14 @@ use vm_memory::{ByteValued, VolatileSlice};
 
 use super::{MetricsHook, Server, MAX_BUFFER_SIZE};
 use crate::abi::fuse_abi::{
-    CopyFileRangeIn, CreateIn, FallocateIn, FileLock, FlushIn, FsOptions, FsyncIn, GetattrIn,
-    GetxattrIn, InHeader, InterruptIn, IoctlIn, LinkIn, LkIn, LseekIn, MkdirIn, MknodIn, Opcode,
-    OpenIn, OutHeader, PollIn, ReadIn, ReleaseIn, Rename2In, RenameIn, SetattrIn, StatxIn,
-    SyncfsIn, WriteIn, AccessIn, BatchForgetIn, BmapIn, ForgetIn, ForgetOne, SetxattrIn,
+    AccessIn, BatchForgetIn, BmapIn, CopyFileRangeIn, CreateIn, FallocateIn, FileLock, FlushIn,
+    ForgetIn, ForgetOne, FsOptions, FsyncIn, GetattrIn, GetxattrIn, InHeader, InterruptIn, IoctlIn,
+    LinkIn, LkIn, LseekIn, MkdirIn, MknodIn, Opcode, OpenIn, OutHeader, PollIn, ReadIn, ReleaseIn,
+    Rename2In, RenameIn, SetattrIn, SetxattrIn, StatxIn, SyncfsIn, WriteIn,
 };
 use crate::abi::virtio_fs::{RemovemappingIn, RemovemappingOne, SetupmappingIn};
 use crate::api::filesystem::FileSystem;
-use crate::api::server::testing::{init_request, RequestBuilder, Reply};
+use crate::api::server::testing::{init_request, Reply, RequestBuilder};
 use crate::transport::{FsCacheReqHandler, FuseBuf, Reader, Writer};
 
 mod defaults;
@@ -233,12 +233,10 @@ pub(super) fn sample_request(op: Opcode) -> Vec<u8> {
         Opcode::Init => return init_request(45, 0),
         Opcode::Lookup | Opcode::Unlink | Opcode::Rmdir | Opcode::Removexattr => b.name("n"),
         Opcode::Forget => b.arg(ForgetIn { nlookup: 1 }),
-        Opcode::BatchForget => b
-            .arg(BatchForgetIn { count: 1, dummy: 0 })
-            .arg(ForgetOne {
-                nodeid: 5,
-                nlookup: 1,
-            }),
+        Opcode::BatchForget => b.arg(BatchForgetIn { count: 1, dummy: 0 }).arg(ForgetOne {
+            nodeid: 5,
+            nlookup: 1,
+        }),
         Opcode::Getattr => b.arg(GetattrIn::default()),
         Opcode::Setattr => b.arg(SetattrIn::default()),
         Opcode::Readlink | Opcode::Statfs | Opcode::Destroy | Opcode::NotifyReply => b,

@@ -28,7 +28,11 @@ fn notify_bytes(code: NotifyOpcode, body: &[u8]) -> Vec<u8> {
 fn inval_inode() {
     let s = server();
     let got = capture(|w| s.notify_inval_inode(w, 42, -1, 0));
-    let body = cat(&[&42u64.to_le_bytes(), &(-1i64).to_le_bytes(), &0i64.to_le_bytes()]);
+    let body = cat(&[
+        &42u64.to_le_bytes(),
+        &(-1i64).to_le_bytes(),
+        &0i64.to_le_bytes(),
+    ]);
     assert_eq!(got, notify_bytes(NotifyOpcode::InvalInode, &body));
     assert_eq!(&got[4..8], &2i32.to_le_bytes());
 }
@@ -37,7 +41,12 @@ fn inval_inode() {
 fn inval_entry() {
     let s = server();
     let got = capture(|w| s.notify_inval_entry(w, 1, c"name"));
-    let body = cat(&[&1u64.to_le_bytes(), &4u32.to_le_bytes(), &0u32.to_le_bytes(), b"name\0"]);
+    let body = cat(&[
+        &1u64.to_le_bytes(),
+        &4u32.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        b"name\0",
+    ]);
     assert_eq!(got, notify_bytes(NotifyOpcode::InvalEntry, &body));
     assert_eq!(got.len(), 16 + 16 + 5);
 }
@@ -96,7 +105,10 @@ fn resend() {
 fn poll_wakeup() {
     let s = server();
     let got = capture(|w| s.notify_poll_wakeup(w, 0xa1));
-    assert_eq!(got, notify_bytes(NotifyOpcode::Poll, &0xa1u64.to_le_bytes()));
+    assert_eq!(
+        got,
+        notify_bytes(NotifyOpcode::Poll, &0xa1u64.to_le_bytes())
+    );
 }
 
 #[test]

@@ -64,7 +64,11 @@ fn setxattr_ext_struct_misread_as_compat_is_rejected() {
         size: 3,
         ..Default::default()
     };
-    let r = req(Opcode::Setxattr, 30).arg(arg).name("user.a").bytes(b"abc").build();
+    let r = req(Opcode::Setxattr, 30)
+        .arg(arg)
+        .name("user.a")
+        .bytes(b"abc")
+        .build();
     let (res, reply) = run(&s, &r);
     let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
     assert!(matches!(err, Error::InvalidXattrSize(3, _)), "{err:?}");
@@ -74,7 +78,10 @@ fn setxattr_ext_struct_misread_as_compat_is_rejected() {
 #[test]
 fn setxattr_empty_value() {
     let s = server();
-    let r = req(Opcode::Setxattr, 30).arg([0u32, 0]).name("user.empty").build();
+    let r = req(Opcode::Setxattr, 30)
+        .arg([0u32, 0])
+        .name("user.empty")
+        .build();
     let (res, reply) = run(&s, &r);
     assert_ok(res, &reply, UNIQUE, &[]);
     assert_eq!(
@@ -92,7 +99,10 @@ fn setxattr_empty_value() {
 fn getxattr_size_zero_replies_count() {
     let s = server();
     let r = req(Opcode::Getxattr, 31)
-        .arg(GetxattrIn { size: 0, padding: 0 })
+        .arg(GetxattrIn {
+            size: 0,
+            padding: 0,
+        })
         .name("user.key")
         .build();
     let (res, reply) = run(&s, &r);
@@ -111,14 +121,20 @@ fn getxattr_size_zero_replies_count() {
 fn getxattr_value() {
     let s = server();
     let r = req(Opcode::Getxattr, 31)
-        .arg(GetxattrIn { size: 64, padding: 0 })
+        .arg(GetxattrIn {
+            size: 64,
+            padding: 0,
+        })
         .name("user.key")
         .build();
     let (res, reply) = run(&s, &r);
     assert_ok(res, &reply, UNIQUE, b"value");
     // Exactly the value's size is enough.
     let r = req(Opcode::Getxattr, 31)
-        .arg(GetxattrIn { size: 5, padding: 0 })
+        .arg(GetxattrIn {
+            size: 5,
+            padding: 0,
+        })
         .name("user.key")
         .build();
     let (res, reply) = run(&s, &r);
@@ -129,7 +145,10 @@ fn getxattr_value() {
 fn getxattr_value_too_big_is_erange() {
     let s = server();
     let r = req(Opcode::Getxattr, 31)
-        .arg(GetxattrIn { size: 4, padding: 0 })
+        .arg(GetxattrIn {
+            size: 4,
+            padding: 0,
+        })
         .name("user.key")
         .build();
     let (res, reply) = run(&s, &r);
@@ -143,13 +162,19 @@ fn getxattr_size_zero_with_value_from_driver_replies_count() {
     let s = server();
     s.fs().set(|c| c.xattr_value_for_size0 = true);
     let r = req(Opcode::Getxattr, 31)
-        .arg(GetxattrIn { size: 0, padding: 0 })
+        .arg(GetxattrIn {
+            size: 0,
+            padding: 0,
+        })
         .name("user.key")
         .build();
     let (res, reply) = run(&s, &r);
     assert_ok(res, &reply, UNIQUE, &cat(&[&5u32.to_le_bytes(), &[0; 4]]));
     let r = req(Opcode::Listxattr, 31)
-        .arg(GetxattrIn { size: 0, padding: 0 })
+        .arg(GetxattrIn {
+            size: 0,
+            padding: 0,
+        })
         .build();
     let (res, reply) = run(&s, &r);
     assert_ok(res, &reply, UNIQUE, &cat(&[&15u32.to_le_bytes(), &[0; 4]]));
