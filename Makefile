@@ -11,7 +11,7 @@ FEATURE_SETS := fusedev virtiofs vhost-user-fs fusedev,virtiofs fusedev,async-io
 CLIPPY_FLAGS := -D warnings
 
 .PHONY: all build check fmt clippy deny deny-advisories test test-unit test-integration \
-	doc demo bench fuzz deps
+	doc demo bench fuzz deps virtiofs-e2e
 
 all: build
 
@@ -74,3 +74,8 @@ fuzz:
 # Debian packages the tests and benchmarks use (run as root).
 deps:
 	./scripts/install-deps.sh
+
+# virtio-fs end to end: the vhost_user_fs example serves a temporary directory to a
+# throwaway QEMU guest that runs tests/scripts/virtiofs-guest-smoke.sh.
+virtiofs-e2e:
+	./scripts/virtiofs-e2e.sh

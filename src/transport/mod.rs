@@ -10,7 +10,7 @@
 //!   chain in guest memory and the reply is written straight into its writable part.
 //!
 //! File data moves between these buffers and files through
-//! [`FileReadWriteVolatile`](crate::common::FileReadWriteVolatile) with `preadv`/`pwritev`:
+//! [`crate::common::FileReadWriteVolatile`] with `preadv`/`pwritev`:
 //! one copy, done by the kernel.
 
 use std::io;
@@ -27,11 +27,15 @@ pub mod fs_cache_req_handler;
 
 #[cfg(feature = "fusedev")]
 pub mod fusedev;
+#[cfg(feature = "virtiofs")]
+pub mod virtiofs;
 
 pub(crate) use buffers::{IoBuffers, SliceList};
 pub use fs_cache_req_handler::FsCacheReqHandler;
 #[cfg(feature = "fusedev")]
 pub use fusedev::{FuseChannel, FuseDevWriter, FuseSession};
+#[cfg(feature = "virtiofs")]
+pub use virtiofs::{reader_writer_from_descriptor_chain, VirtioFsWriter};
 
 /// Errors of the transport layer.
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,7 @@ use crate::api::filesystem::{
 };
 
 mod attr;
+mod dax;
 mod dir;
 mod entry;
 mod io_ops;
@@ -486,5 +487,29 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         mask: u32,
     ) -> io::Result<(libc::statx, Duration)> {
         self.do_statx(inode, handle, flags, mask)
+    }
+
+    fn setupmapping(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        _handle: u64,
+        foffset: u64,
+        len: u64,
+        flags: u64,
+        moffset: u64,
+        vu_req: &mut dyn crate::transport::FsCacheReqHandler,
+    ) -> io::Result<()> {
+        self.do_setupmapping(inode, foffset, len, flags, moffset, vu_req)
+    }
+
+    fn removemapping(
+        &self,
+        _ctx: &Context,
+        _inode: u64,
+        requests: Vec<crate::abi::virtio_fs::RemovemappingOne>,
+        vu_req: &mut dyn crate::transport::FsCacheReqHandler,
+    ) -> io::Result<()> {
+        self.do_removemapping(requests, vu_req)
     }
 }

@@ -84,75 +84,80 @@ where
     D: Deref,
     D::Target: GuestMemory,
 {
-    let mut out = ChainSlices {
-        readable: SliceList::new(),
-        writable: SliceList::new(),
-    };
-    let mut ranges: SmallVec<[Range; INLINE_RANGES]> = SmallVec::new();
-    let mut last: Option<Descriptor> = None;
+    // Pass 1: the structure, before any guest memory is mapped.
+    let mut descs: SmallVec<[Descriptor; INLINE_RANGES]> = SmallVec::new();
     let mut seen_writable = false;
     let mut readable_total: u32 = 0;
     let mut writable_total: u32 = 0;
-
     for desc in chain {
-        last = Some(desc);
-        let writable = desc.is_write_only();
         let len = desc.len();
-        if writable {
+        if desc.is_write_only() {
             seen_writable = true;
             writable_total = writable_total
                 .checked_add(len)
                 .ok_or(Error::InvalidChain("writable descriptor lengths overflow"))?;
         } else {
             if seen_writable {
-                return Err(Error::InvalidChain("readable descriptor after a writable one"));
+                return Err(Error::InvalidChain(
+                    "readable descriptor after a writable one",
+                ));
             }
             readable_total = readable_total
                 .checked_add(len)
                 .ok_or(Error::InvalidChain("readable descriptor lengths overflow"))?;
         }
-        if len == 0 {
-            continue;
-        }
-        let start = desc.addr().raw_value();
-        let end = start
-            .checked_add(u64::from(len))
-            .ok_or(Error::InvalidChain("descriptor wraps around the address space"))?;
-        ranges.push(Range {
-            start,
-            end,
-            writable,
-        });
-
-        let (list, access) = if writable {
-            (&mut out.writable, Permissions::Write)
-        } else {
-            (&mut out.readable, Permissions::Read)
-        };
-        let keep = if writable {
-            want.writable()
-        } else {
-            want.readable()
-        };
-        // Map even the half the caller does not want: an address outside guest memory is
-        // an error whichever half it is in.
-        map_range(mem, desc.addr(), len as usize, access, keep.then_some(list))?;
+        descs.push(desc);
     }
-
-    match last {
+    match descs.last() {
         None => return Err(Error::InvalidChain("empty descriptor chain")),
+        // The iterator stopped on a descriptor that still points further: the chain is
+        // longer than the queue (or loops), `next` is out of the table, a descriptor could
+        // not be read, an indirect table is nested, or the total passed 2^32.
         Some(d) if d.has_next() => {
-            // The iterator stopped on a descriptor that still points further: the chain is
-            // longer than the queue (or loops), `next` is out of the table, a descriptor
-            // could not be read, an indirect table is nested, or the total passed 2^32.
             return Err(Error::InvalidChain(
                 "descriptor chain truncated: too long, looping or out of the table",
-            ));
+            ))
         }
         Some(_) => {}
     }
 
+    // Pass 2: where the descriptors point, relative to each other.
+    let mut ranges: SmallVec<[Range; INLINE_RANGES]> = SmallVec::new();
+    for d in descs.iter().filter(|d| d.len() > 0) {
+        let start = d.addr().raw_value();
+        let end = start
+            .checked_add(u64::from(d.len()))
+            .ok_or(Error::InvalidChain(
+                "descriptor wraps around the address space",
+            ))?;
+        ranges.push(Range {
+            start,
+            end,
+            writable: d.is_write_only(),
+        });
+    }
     check_overlaps(&mut ranges)?;
+
+    // Pass 3: map them. Even the half the caller does not want is checked: an address
+    // outside guest memory is an error whichever half it is in.
+    let mut out = ChainSlices {
+        readable: SliceList::new(),
+        writable: SliceList::new(),
+    };
+    for d in descs.iter().filter(|d| d.len() > 0) {
+        let (list, access, keep) = if d.is_write_only() {
+            (&mut out.writable, Permissions::Write, want.writable())
+        } else {
+            (&mut out.readable, Permissions::Read, want.readable())
+        };
+        map_range(
+            mem,
+            d.addr(),
+            d.len() as usize,
+            access,
+            keep.then_some(list),
+        )?;
+    }
     Ok(out)
 }
 
@@ -208,7 +213,9 @@ fn check_overlaps(ranges: &mut [Range]) -> Result<()> {
             r.start < end_writable
         };
         if clash {
-            return Err(Error::InvalidChain("writable descriptor overlaps another descriptor"));
+            return Err(Error::InvalidChain(
+                "writable descriptor overlaps another descriptor",
+            ));
         }
         end_any = end_any.max(r.end);
         if r.writable {
@@ -244,8 +251,7 @@ mod tests {
         // A writable range inside a long readable one, after a short readable one that
         // ends early: the furthest end must be remembered, not the last.
         assert!(
-            check_overlaps(&mut [r(0, 1000, false), r(10, 20, false), r(500, 510, true)])
-                .is_err()
+            check_overlaps(&mut [r(0, 1000, false), r(10, 20, false), r(500, 510, true)]).is_err()
         );
         // Same with a long writable range and a later readable one.
         assert!(
