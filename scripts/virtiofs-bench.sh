@@ -18,7 +18,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$PWD
-guest=${VIRTIOFS_GUEST:-/work/shared/vm/virtiofs-guest.sh}
+guest=${VIRTIOFS_GUEST:-$root/../shared/vm/virtiofs-guest.sh}
+[ -x "$guest" ] || guest=/work/shared/vm/virtiofs-guest.sh
 ours=$root/target/release/examples/vhost_user_fs
 vfsd=${VIRTIOFSD:-$(command -v virtiofsd || echo "$HOME/.cargo/bin/virtiofsd")}
 rounds=2 mb=256 files=2000 build=1

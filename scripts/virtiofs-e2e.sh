@@ -17,7 +17,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$PWD
-guest=${VIRTIOFS_GUEST:-/work/shared/vm/virtiofs-guest.sh}
+guest=${VIRTIOFS_GUEST:-$root/../shared/vm/virtiofs-guest.sh}
+[ -x "$guest" ] || guest=/work/shared/vm/virtiofs-guest.sh
 cargo=${CARGO:-cargo}
 bin=$root/target/release/examples/vhost_user_fs
 build=1 mb=256 keep=0
