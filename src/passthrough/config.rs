@@ -96,7 +96,10 @@ pub struct Config {
     /// on the root directory's device; other files get numbers from 2^47 up. Saves the
     /// client nothing but makes node IDs stable across restarts. Default `false`.
     pub use_host_ino: bool,
-    /// Honour O_DIRECT in open flags; when `false` it is dropped. Default `true`.
+    /// Honour O_DIRECT in the host open flags; when `false` it is dropped (the client still
+    /// bypasses its own page cache for O_DIRECT opens). Default `false`, unlike upstream:
+    /// the transport buffers that file data moves through are not aligned to the host
+    /// device's blocks, so O_DIRECT host I/O would fail with EINVAL.
     pub allow_direct_io: bool,
     /// Upper bound on the `O_PATH` descriptors cached for inodes kept as file handles
     /// (see `inode_file_handles`). Default 256.
@@ -124,7 +127,7 @@ impl Default for Config {
             enable_mntid: false,
             dax_file_size: None,
             use_host_ino: false,
-            allow_direct_io: true,
+            allow_direct_io: false,
             inode_fd_cache_size: 256,
         }
     }
@@ -149,7 +152,7 @@ mod tests {
     fn config_defaults() {
         let c = Config::default();
         assert_eq!(c.attr_timeout, Duration::from_secs(5));
-        assert!(c.do_import && c.allow_direct_io && !c.xattr && !c.inode_file_handles);
+        assert!(c.do_import && !c.allow_direct_io && !c.xattr && !c.inode_file_handles);
         assert_eq!(c.root_dir, "/");
     }
 }

@@ -119,6 +119,12 @@ impl InodeStore {
         Some(data.clone())
     }
 
+    /// The inode with host identity `id`, without changing its lookup count.
+    pub fn peek(&self, id: &InodeId) -> Option<Arc<InodeData>> {
+        let maps = self.read();
+        maps.by_inode.get(maps.by_id.get(id)?).cloned()
+    }
+
     /// Adds the root inode (node ID `ROOT_ID`), replacing any previous one.
     pub fn insert_root(&self, id: InodeId, file_type: u32, handle: InodeHandle) {
         let data = Arc::new(InodeData {
@@ -207,6 +213,15 @@ impl InodeStore {
             maps.by_id.remove(&data.id);
         }
         Some(data)
+    }
+
+    /// Stops finding node ID `inode` by host identity `id` (the host reused the identity
+    /// for another file); the node ID itself stays until the kernel forgets it.
+    pub fn retire(&self, id: &InodeId, inode: u64) {
+        let mut maps = self.write();
+        if maps.by_id.get(id) == Some(&inode) {
+            maps.by_id.remove(id);
+        }
     }
 
     /// Removes every inode, the root included.

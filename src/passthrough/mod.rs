@@ -83,6 +83,11 @@ pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
     handles: HandleMap,
     mount_fds: MountFds,
     fd_cache: FdCache,
+    /// `O_PATH` descriptors of inodes kept as file handles that were unlinked while the
+    /// client still knew them: a deleted file cannot be reopened by handle, so it stays
+    /// reachable (fstat of an open file, ...) only through this descriptor, until the
+    /// kernel forgets the inode. Bounded by the files deleted while in use.
+    pinned: std::sync::Mutex<std::collections::HashMap<(u64, u64), Arc<OwnedFd>>>,
     /// `/proc/self/fd`, for reopening inodes by descriptor number.
     proc_self_fd: OwnedFd,
     /// Device of the shared root (host inode numbers are used only on it).
@@ -186,6 +191,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             handles: HandleMap::default(),
             mount_fds: MountFds::default(),
             fd_cache: FdCache::new(cfg.inode_fd_cache_size),
+            pinned: Default::default(),
             proc_self_fd,
             root_dev: AtomicU64::new(0),
             use_handles: AtomicBool::new(false),
@@ -333,6 +339,9 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 if let Some(fd) = self.fd_cache.get(key) {
                     return Ok(InodeFd::Cached(fd));
                 }
+                if let Some(fd) = self.pinned_fd(key) {
+                    return Ok(InodeFd::Cached(fd));
+                }
                 let mount_fd = self.mount_fds.get(h.mnt_id).ok_or_else(ebadf)?;
                 let fd = Arc::new(h.open(mount_fd.as_fd(), libc::O_PATH)?);
                 self.fd_cache.insert(key, fd.clone());
@@ -397,23 +406,38 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn entry_from_fd(&self, fd: OwnedFd) -> io::Result<Entry> {
         let (st, mnt_id) = self.stat_ext(fd.as_fd())?;
         let id = self.inode_id(&st, mnt_id);
+        let new_handle = if self.use_handles.load(Ordering::Relaxed) {
+            FileHandle::from_fd(fd.as_fd())?
+        } else {
+            None
+        };
         if let Some(data) = self.inodes.lookup_ref(&id) {
-            return Ok(self.make_entry(&data, st));
+            let same_file = match (&data.handle, &new_handle) {
+                // A handle carries the inode's generation: a different handle for the
+                // same (dev, ino) means the host deleted the old file and reused its
+                // number while the client still holds the old node ID.
+                (InodeHandle::Handle(old), Some(new)) => old == new,
+                // An O_PATH fd pins the inode, so its number cannot have been reused.
+                _ => true,
+            };
+            if same_file {
+                return Ok(self.make_entry(&data, st));
+            }
+            // Give back the reference just taken and let the old node ID live on for the
+            // old file only; the new file gets a node ID of its own below.
+            self.inodes.forget(data.inode, 1);
+            self.inodes.retire(&id, data.inode);
         }
 
         let mut cache_fd = None;
-        let handle = if self.use_handles.load(Ordering::Relaxed) {
-            match FileHandle::from_fd(fd.as_fd())? {
-                Some(h) if self.have_mount_fd(&h, fd.as_fd(), &st) => {
-                    cache_fd = Some(fd);
-                    InodeHandle::Handle(h)
-                }
-                // No handles on this filesystem, or a file bind-mounted on its own:
-                // keep the O_PATH descriptor.
-                _ => InodeHandle::Fd(fd),
+        let handle = match new_handle {
+            Some(h) if self.have_mount_fd(&h, fd.as_fd(), &st) => {
+                cache_fd = Some(fd);
+                InodeHandle::Handle(h)
             }
-        } else {
-            InodeHandle::Fd(fd)
+            // No handles on this filesystem (or not enabled), or a file bind-mounted on
+            // its own: keep the O_PATH descriptor.
+            _ => InodeHandle::Fd(fd),
         };
         let host_ino = (self.cfg.use_host_ino
             && st.st_ino < VIRTUAL_INO_BASE
@@ -466,8 +490,52 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn do_forget(&self, inode: u64, count: u64) {
         if let Some(data) = self.inodes.forget(inode, count) {
             if matches!(data.handle, InodeHandle::Handle(_)) {
-                self.fd_cache.remove((data.inode, data.generation));
+                let key = (data.inode, data.generation);
+                self.fd_cache.remove(key);
+                self.pinned
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
             }
+        }
+    }
+
+    fn pinned_fd(&self, key: (u64, u64)) -> Option<Arc<OwnedFd>> {
+        let pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
+        pinned.get(&key).cloned()
+    }
+
+    /// Before `name` in `dir` is removed or replaced: if it is an inode kept as a file
+    /// handle that the client knows, returns what is needed to keep it reachable.
+    pub(crate) fn prepare_pin(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+    ) -> Option<((u64, u64), OwnedFd)> {
+        if !self.use_handles.load(Ordering::Relaxed) {
+            return None;
+        }
+        let fd = sys::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0).ok()?;
+        let (st, mnt_id) = self.stat_ext(fd.as_fd()).ok()?;
+        let data = self.inodes.peek(&self.inode_id(&st, mnt_id))?;
+        match data.handle {
+            InodeHandle::Handle(_) => Some(((data.inode, data.generation), fd)),
+            InodeHandle::Fd(_) => None,
+        }
+    }
+
+    /// After a successful removal: keeps the inode reachable if the host deleted it.
+    pub(crate) fn pin_if_deleted(&self, prepared: Option<((u64, u64), OwnedFd)>) {
+        let Some((key, fd)) = prepared else { return };
+        let deleted = self
+            .stat_ext(fd.as_fd())
+            .map(|(st, _)| st.st_nlink == 0)
+            .unwrap_or(false);
+        if deleted && self.inodes.get(key.0).is_ok() {
+            self.pinned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, Arc::new(fd));
         }
     }
 

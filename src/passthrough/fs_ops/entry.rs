@@ -110,7 +110,10 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         check_name(name)?;
         let p = self.inode_data(parent)?;
         let pfd = self.inode_fd(&p)?;
-        sys::unlinkat(pfd.as_fd(), name, flags)
+        let pin = self.prepare_pin(pfd.as_fd(), name);
+        sys::unlinkat(pfd.as_fd(), name, flags)?;
+        self.pin_if_deleted(pin);
+        Ok(())
     }
 
     pub(crate) fn do_rename(
@@ -132,6 +135,14 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let nd = self.inode_data(newdir)?;
         let ofd = self.inode_fd(&od)?;
         let nfd = self.inode_fd(&nd)?;
-        sys::renameat2(ofd.as_fd(), oldname, nfd.as_fd(), newname, flags)
+        // A rename onto an existing name deletes the file that had it.
+        let pin = if flags & (libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE) == 0 {
+            self.prepare_pin(nfd.as_fd(), newname)
+        } else {
+            None
+        };
+        sys::renameat2(ofd.as_fd(), oldname, nfd.as_fd(), newname, flags)?;
+        self.pin_if_deleted(pin);
+        Ok(())
     }
 }

@@ -38,7 +38,10 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             | FsOptions::MAX_PAGES
             | FsOptions::DO_READDIRPLUS
             | FsOptions::READDIRPLUS_AUTO
-            | FsOptions::POSIX_LOCKS
+            // Not POSIX_LOCKS: a host lock on a shared open file cannot give per-process
+            // record-lock semantics (two fds of one process, fork), so the client kernel
+            // keeps POSIX locks itself, which is exact for its processes. flock() maps
+            // onto the handle's open file, as BSD locks do.
             | FsOptions::FLOCK_LOCKS
             | FsOptions::ASYNC_DIO
             // The caller's umask is applied here (see credentials.rs), so the kernel
@@ -130,6 +133,10 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         self.handles.clear();
         self.inodes.clear();
         self.fd_cache.clear();
+        self.pinned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.mount_fds.clear();
         for flag in [
             &self.no_open,

@@ -372,7 +372,6 @@ fn init_negotiates_only_what_is_configured() {
     for f in [
         FsOptions::DO_READDIRPLUS,
         FsOptions::READDIRPLUS_AUTO,
-        FsOptions::POSIX_LOCKS,
         FsOptions::FLOCK_LOCKS,
         FsOptions::PARALLEL_DIROPS,
         FsOptions::CREATE_SUPP_GROUP,
@@ -386,6 +385,8 @@ fn init_negotiates_only_what_is_configured() {
         FsOptions::POSIX_ACL,
         FsOptions::HANDLE_KILLPRIV_V2,
         FsOptions::EXPORT_SUPPORT,
+        // POSIX record locks stay in the client kernel (see wanted_options).
+        FsOptions::POSIX_LOCKS,
     ] {
         assert!(!got.contains(f), "{f:?}");
     }
