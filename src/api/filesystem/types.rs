@@ -161,7 +161,11 @@ pub trait ZeroCopyReader: io::Read {
     }
 
     /// Moves everything that is left; returns the bytes moved.
-    fn copy_to_end(&mut self, f: &mut dyn FileReadWriteVolatile, mut off: u64) -> io::Result<usize> {
+    fn copy_to_end(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        mut off: u64,
+    ) -> io::Result<usize> {
         let mut total = 0;
         loop {
             match self.read_to(f, usize::MAX, off) {
