@@ -2,8 +2,8 @@
 //! [`FileSystem`](filesystem::FileSystem) trait and the request [`Server`](server::Server).
 
 pub mod filesystem;
-pub mod server;
 pub mod pseudo_fs;
+pub mod server;
 pub mod vfs;
 
 pub use vfs::{

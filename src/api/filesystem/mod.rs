@@ -14,9 +14,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::abi::fuse_abi::{
-    CreateIn, FileLock, FsOptions, OpenOptions, SetattrValid, ROOT_ID,
-};
+pub use crate::abi::fuse_abi::{CreateIn, FileLock, FsOptions, OpenOptions, SetattrValid, ROOT_ID};
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::transport::FsCacheReqHandler;
 
@@ -288,7 +286,12 @@ pub trait FileSystem: Send + Sync {
     }
 
     /// Lists extended attribute names; with `size` 0 returns the list's length.
-    fn listxattr(&self, ctx: &Context, inode: Self::Inode, size: u32) -> io::Result<ListxattrReply> {
+    fn listxattr(
+        &self,
+        ctx: &Context,
+        inode: Self::Inode,
+        size: u32,
+    ) -> io::Result<ListxattrReply> {
         enosys()
     }
 
@@ -409,7 +412,13 @@ pub trait FileSystem: Send + Sync {
     }
 
     /// Maps a file block to a device block (for block-device backed filesystems).
-    fn bmap(&self, ctx: &Context, inode: Self::Inode, block: u64, blocksize: u32) -> io::Result<u64> {
+    fn bmap(
+        &self,
+        ctx: &Context,
+        inode: Self::Inode,
+        block: u64,
+        blocksize: u32,
+    ) -> io::Result<u64> {
         enosys()
     }
 
@@ -750,7 +759,12 @@ impl<F: FileSystem + ?Sized> FileSystem for Arc<F> {
     ) -> io::Result<GetxattrReply> {
         (**self).getxattr(ctx, inode, name, size)
     }
-    fn listxattr(&self, ctx: &Context, inode: Self::Inode, size: u32) -> io::Result<ListxattrReply> {
+    fn listxattr(
+        &self,
+        ctx: &Context,
+        inode: Self::Inode,
+        size: u32,
+    ) -> io::Result<ListxattrReply> {
         (**self).listxattr(ctx, inode, size)
     }
     fn removexattr(&self, ctx: &Context, inode: Self::Inode, name: &CStr) -> io::Result<()> {
@@ -843,7 +857,13 @@ impl<F: FileSystem + ?Sized> FileSystem for Arc<F> {
     fn interrupt(&self, ctx: &Context, unique: u64) -> io::Result<()> {
         (**self).interrupt(ctx, unique)
     }
-    fn bmap(&self, ctx: &Context, inode: Self::Inode, block: u64, blocksize: u32) -> io::Result<u64> {
+    fn bmap(
+        &self,
+        ctx: &Context,
+        inode: Self::Inode,
+        block: u64,
+        blocksize: u32,
+    ) -> io::Result<u64> {
         (**self).bmap(ctx, inode, block, blocksize)
     }
     fn ioctl(
