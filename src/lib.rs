@@ -57,6 +57,7 @@ use std::io;
 pub mod abi;
 pub mod api;
 pub mod common;
+pub mod overlayfs;
 pub mod passthrough;
 pub(crate) mod sys;
 pub mod transport;

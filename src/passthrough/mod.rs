@@ -53,6 +53,7 @@ mod file_handle;
 mod fs_ops;
 mod handles;
 mod inode_store;
+mod layer;
 mod mount_fd;
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,9 @@ pub use crate::abi::fuse_abi::{CreateIn, FileLock, FsOptions, OpenOptions, Setat
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::transport::FsCacheReqHandler;
 
+pub mod layer;
+pub use layer::Layer;
+
 mod types;
 pub use types::{
     Context, DirEntry, Entry, GetxattrReply, IoctlData, ListxattrReply, ZeroCopyReader,
