@@ -11,6 +11,9 @@
 //!   queue (feature `virtiofs`), both seen by the server as a
 //!   [`Reader`](transport::Reader) and a [`Writer`](transport::Writer).
 //! - [`passthrough`]: a driver that mirrors a host directory.
+//! - [`api::vfs::Vfs`]: several filesystems under one tree, attached and detached while
+//!   serving.
+//! - [`overlayfs`]: a union of layers with the kernel overlayfs semantics.
 //!
 //! # Example
 //!
