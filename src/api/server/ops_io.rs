@@ -8,8 +8,8 @@ use super::context::SrvContext;
 use super::{Negotiated, Server};
 use crate::abi::fuse_abi::{
     CopyFileRangeIn, CopyFileRangeOut, FallocateIn, FlushIn, FsyncFlags, IoctlFlags, IoctlIn,
-    IoctlOut, LkFlags, LkIn, LkOut, LseekIn, LseekOut, OpenIn, OpenOut, PollIn, PollOut, ReadFlags,
-    ReadIn, ReleaseFlags, ReleaseIn, WriteFlags, WriteIn, WriteOut,
+    IoctlOut, LkIn, LkOut, LseekIn, LseekOut, OpenIn, OpenOut, PollIn, PollOut, ReadFlags, ReadIn,
+    ReleaseFlags, ReleaseIn, WriteFlags, WriteIn, WriteOut,
 };
 use crate::abi::virtio_fs::{
     RemovemappingIn, RemovemappingOne, SetupmappingIn, FUSE_REMOVEMAPPING_MAX_ENTRY,
@@ -246,7 +246,6 @@ impl<F: FileSystem + Sync> Server<F> {
         wait: bool,
     ) -> Result<usize> {
         let arg: LkIn = c.arg()?;
-        let _flock = LkFlags::from_bits_truncate(arg.lk_flags).contains(LkFlags::FLOCK);
         let (inode, fh) = (c.nodeid().into(), arg.fh.into());
         let res = if wait {
             self.fs
