@@ -76,6 +76,11 @@ struct Cli {
     /// Filesystem name shown in /proc/mounts.
     #[arg(long, default_value = "passthrough")]
     fsname: String,
+    /// Microseconds a service thread keeps polling for the next request before it
+    /// sleeps (0: sleep at once, no CPU spent while idle).
+    #[arg(long, value_name = "US", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    busy_poll_us: u64,
     /// Also serve host directory DIR at PATH inside the mount (repeatable).
     #[arg(long, value_name = "/PATH=DIR")]
     attach: Vec<String>,
@@ -230,6 +235,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     session.set_allow_other(cli.allow_other);
+    session.set_busy_poll(std::time::Duration::from_micros(cli.busy_poll_us));
     if let Err(e) = session.mount() {
         return fail(format!("mount failed: {e}"));
     }

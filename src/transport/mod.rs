@@ -33,7 +33,7 @@ pub mod virtiofs;
 pub(crate) use buffers::{IoBuffers, SliceList};
 pub use fs_cache_req_handler::FsCacheReqHandler;
 #[cfg(feature = "fusedev")]
-pub use fusedev::{FuseChannel, FuseDevWriter, FuseSession};
+pub use fusedev::{FuseChannel, FuseDevWriter, FuseSession, DEFAULT_BUSY_POLL};
 #[cfg(feature = "virtiofs")]
 pub use virtiofs::{reader_writer_from_descriptor_chain, VirtioFsWriter};
 

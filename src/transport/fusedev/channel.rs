@@ -3,8 +3,9 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 use mio::unix::SourceFd;
@@ -12,6 +13,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 
 use super::{FuseDevWriter, IN_HEADER_SIZE};
+use crate::sys;
 use crate::transport::{Error, FuseBuf, Reader, Result, Writer};
 
 const DEV_TOKEN: Token = Token(0);
@@ -57,15 +59,83 @@ impl WakeSignal {
     }
 }
 
+/// The session's count of channels busy polling, bounded so that idle channels do not
+/// crowd out the threads they wait for (see [Busy polling](FuseChannel#busy-polling)).
+#[derive(Debug)]
+pub(super) struct SpinSlots {
+    busy: AtomicUsize,
+    max: usize,
+}
+
+impl SpinSlots {
+    /// At most `max` channels poll at once (at least one).
+    pub(super) fn new(max: usize) -> SpinSlots {
+        SpinSlots {
+            busy: AtomicUsize::new(0),
+            max: max.max(1),
+        }
+    }
+
+    /// One CPU's worth of polling per online CPU: more pollers than CPUs only take
+    /// turns.
+    pub(super) fn per_cpu() -> SpinSlots {
+        SpinSlots::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Takes a slot, or `None` when all are taken. The slot is given back on drop.
+    fn take(self: &Arc<Self>) -> Option<SpinSlot> {
+        let mut busy = self.busy.load(Ordering::Relaxed);
+        while busy < self.max {
+            match self.busy.compare_exchange_weak(
+                busy,
+                busy + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(SpinSlot(self.clone())),
+                Err(now) => busy = now,
+            }
+        }
+        None
+    }
+}
+
+/// A taken [`SpinSlots`] slot.
+struct SpinSlot(Arc<SpinSlots>);
+
+impl Drop for SpinSlot {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// A FUSE request channel: a descriptor on the session's connection plus the buffers to
 /// read one request and build its reply. Make one per service thread with
 /// [`FuseSession::new_channel`](super::FuseSession::new_channel).
 ///
 /// The buffers are allocated once, when the channel is made, each as large as the
 /// session's [`bufsize`](super::FuseSession::bufsize).
+///
+/// # Waiting
+/// All channels of a session read one kernel queue. A channel sleeping for work is
+/// registered with `EPOLLEXCLUSIVE`, so a new request wakes one sleeping channel rather
+/// than all of them; a channel drains the device until it is empty before it sleeps, so
+/// no request is left waiting for a wake-up that went elsewhere.
+///
+/// # Busy polling
+/// A channel that finds the device empty keeps trying for a short while (its
+/// [busy-poll window](FuseChannel::set_busy_poll)) before it sleeps, yielding the CPU
+/// between tries so that runnable threads, the requester's included, go first. A client
+/// that sends its next request within the window has it picked up without a sleep and a
+/// cross-CPU wake-up, which on virtual machines can cost more than serving the request.
+/// At most one channel per online CPU polls at a time; the others sleep at once. The
+/// price is CPU time: after each burst of requests, a channel spends up to one window in
+/// `read` and `sched_yield` before sleeping.
 pub struct FuseChannel {
     file: File,
     wake: Arc<WakeSignal>,
+    spin_slots: Arc<SpinSlots>,
+    busy_poll: Duration,
     poll: Poll,
     events: Events,
     req_buf: Vec<u8>,
@@ -74,15 +144,27 @@ pub struct FuseChannel {
 
 impl FuseChannel {
     /// A channel reading requests from `file` (which must be non-blocking).
-    pub(super) fn new(file: File, wake: Arc<WakeSignal>, bufsize: usize) -> Result<FuseChannel> {
+    pub(super) fn new(
+        file: File,
+        wake: Arc<WakeSignal>,
+        spin_slots: Arc<SpinSlots>,
+        bufsize: usize,
+        busy_poll: Duration,
+    ) -> Result<FuseChannel> {
         let poll = Poll::new().map_err(Error::Io)?;
-        poll.registry()
-            .register(
-                &mut SourceFd(&file.as_raw_fd()),
-                DEV_TOKEN,
-                Interest::READABLE,
-            )
-            .map_err(Error::Io)?;
+        // mio cannot ask for EPOLLEXCLUSIVE, so the device goes into mio's epoll set
+        // directly, edge-triggered like mio's own registrations and carrying DEV_TOKEN
+        // as the event data, which is what mio reports as the token.
+        // SAFETY: mio's Poll owns its epoll descriptor and keeps it open while `poll`
+        // lives; it is borrowed only for this call.
+        let epfd = unsafe { BorrowedFd::borrow_raw(poll.as_raw_fd()) };
+        sys::epoll_add(
+            epfd,
+            file.as_fd(),
+            libc::EPOLLIN | libc::EPOLLET | libc::EPOLLEXCLUSIVE,
+            DEV_TOKEN.0 as u64,
+        )
+        .map_err(Error::Io)?;
         poll.registry()
             .register(
                 &mut SourceFd(&wake.fd.as_raw_fd()),
@@ -93,6 +175,8 @@ impl FuseChannel {
         Ok(FuseChannel {
             file,
             wake,
+            spin_slots,
+            busy_poll,
             poll,
             events: Events::with_capacity(4),
             req_buf: vec![0u8; bufsize],
@@ -114,10 +198,12 @@ impl FuseChannel {
     ///
     /// Transient conditions are retried inside: EINTR, EAGAIN (another channel took the
     /// request), ENOENT (the request was interrupted before it was read), and a read
-    /// shorter than a request header.
+    /// shorter than a request header. An empty device is retried for the
+    /// [busy-poll window](FuseChannel::set_busy_poll) before the channel sleeps.
     pub fn get_request(&mut self) -> Result<Option<(Reader<'_>, FuseDevWriter<'_>)>> {
-        // Read first and poll only when the device is empty: mio's epoll registration is
+        // Read first and poll only when the device is empty: the epoll registration is
         // edge-triggered, so polling first could sleep on requests already queued.
+        let mut spin: Option<(SpinSlot, Instant)> = None;
         let len = loop {
             if self.wake.is_woken() {
                 return Ok(None);
@@ -133,6 +219,11 @@ impl FuseChannel {
                 Ok(n) => break n,
                 Err(Errno::EINTR) | Err(Errno::ENOENT) => {}
                 Err(Errno::EAGAIN) => {
+                    if self.keep_spinning(&mut spin) {
+                        // sched_yield cannot fail on Linux; there is nothing to check.
+                        let _ = nix::sched::sched_yield();
+                        continue;
+                    }
                     if self.wait_readable()? {
                         return Ok(None);
                     }
@@ -148,6 +239,27 @@ impl FuseChannel {
         let reader = Reader::from_fuse_buffer(FuseBuf::new(&mut self.req_buf[..len]))?;
         let writer = Writer::new_fusedev(self.file.as_fd(), FuseBuf::new(&mut self.reply_buf));
         Ok(Some((reader, writer)))
+    }
+
+    /// Whether to try the empty device again rather than sleep: within the busy-poll
+    /// window that started at the first miss, with a polling slot held in `spin`.
+    /// Gives the slot back when the window is over.
+    fn keep_spinning(&self, spin: &mut Option<(SpinSlot, Instant)>) -> bool {
+        if self.busy_poll.is_zero() {
+            return false;
+        }
+        let now = Instant::now();
+        if spin.is_none() {
+            match self.spin_slots.take() {
+                Some(slot) => *spin = Some((slot, now + self.busy_poll)),
+                None => return false,
+            }
+        }
+        if spin.as_ref().is_some_and(|(_, deadline)| now < *deadline) {
+            return true;
+        }
+        *spin = None;
+        false
     }
 
     /// Blocks until the device may be readable (`Ok(false)`) or the session was woken
@@ -172,6 +284,19 @@ impl FuseChannel {
                 return Ok(false);
             }
         }
+    }
+
+    /// Sets how long the channel keeps polling an empty device before it sleeps (see
+    /// [Busy polling](FuseChannel#busy-polling)); `Duration::ZERO` makes it sleep at
+    /// once. The session's [`set_busy_poll`](super::FuseSession::set_busy_poll) gives
+    /// the initial value.
+    pub fn set_busy_poll(&mut self, window: Duration) {
+        self.busy_poll = window;
+    }
+
+    /// The channel's busy-poll window.
+    pub fn busy_poll(&self) -> Duration {
+        self.busy_poll
     }
 
     /// The channel's descriptor.
@@ -201,6 +326,12 @@ mod tests {
 
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
+    /// A channel without busy polling.
+    fn test_channel(file: File, wake: Arc<WakeSignal>, bufsize: usize) -> FuseChannel {
+        let slots = Arc::new(SpinSlots::new(1));
+        FuseChannel::new(file, wake, slots, bufsize, Duration::ZERO).unwrap()
+    }
+
     /// A channel over one end of a SOCK_SEQPACKET pair, which keeps message boundaries
     /// like /dev/fuse does; the other end plays the kernel.
     fn channel_pair(bufsize: usize) -> (FuseChannel, UnixDatagram, Arc<WakeSignal>) {
@@ -212,7 +343,7 @@ mod tests {
         )
         .unwrap();
         let wake = Arc::new(WakeSignal::new().unwrap());
-        let ch = FuseChannel::new(File::from(a), wake.clone(), bufsize).unwrap();
+        let ch = test_channel(File::from(a), wake.clone(), bufsize);
         let kernel = UnixDatagram::from(b);
         kernel.set_nonblocking(false).unwrap();
         (ch, kernel, wake)
@@ -314,7 +445,7 @@ mod tests {
             )
             .unwrap();
             kernels.push(b);
-            let mut ch = FuseChannel::new(File::from(a), wake.clone(), 4096).unwrap();
+            let mut ch = test_channel(File::from(a), wake.clone(), 4096);
             threads.push(std::thread::spawn(move || {
                 ch.get_request().unwrap().is_none()
             }));
@@ -331,7 +462,7 @@ mod tests {
             SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         )
         .unwrap();
-        let mut late = FuseChannel::new(File::from(a), wake, 4096).unwrap();
+        let mut late = test_channel(File::from(a), wake, 4096);
         assert!(late.get_request().unwrap().is_none());
     }
 
@@ -347,6 +478,83 @@ mod tests {
     }
 
     #[test]
+    fn spin_slots_are_bounded_and_given_back() {
+        let slots = Arc::new(SpinSlots::new(2));
+        let a = slots.take().expect("first slot");
+        let b = slots.take().expect("second slot");
+        assert!(slots.take().is_none());
+        drop(a);
+        let c = slots.take().expect("a slot given back is free again");
+        assert!(slots.take().is_none());
+        drop((b, c));
+        assert_eq!(slots.busy.load(Ordering::SeqCst), 0);
+        // A bound of zero still lets one channel poll.
+        let one = Arc::new(SpinSlots::new(0));
+        let _held = one.take().expect("at least one slot");
+        assert!(one.take().is_none());
+    }
+
+    #[test]
+    fn busy_polling_channel_serves_requests_and_frees_its_slot() {
+        let (mut ch, kernel, _wake) = channel_pair(4096);
+        ch.set_busy_poll(Duration::from_millis(20));
+        assert_eq!(ch.busy_poll(), Duration::from_millis(20));
+        let slots = ch.spin_slots.clone();
+        let t = std::thread::spawn(move || {
+            let mut tags = Vec::new();
+            for _ in 0..2 {
+                let (mut r, _w) = ch.get_request().unwrap().unwrap();
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).unwrap();
+                tags.push(got[47]);
+            }
+            tags
+        });
+        // One request while the channel polls, one after its window has run out and it
+        // sleeps: both must be served.
+        std::thread::sleep(Duration::from_millis(5));
+        kernel.send(&request(48, 1)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        kernel.send(&request(48, 2)).unwrap();
+        assert_eq!(t.join().unwrap(), vec![1, 2]);
+        assert_eq!(slots.busy.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn wake_stops_a_busy_polling_channel() {
+        let (mut ch, _kernel, wake) = channel_pair(4096);
+        // A window far longer than the test: only the wake-up can end the wait.
+        ch.set_busy_poll(Duration::from_secs(3600));
+        let slots = ch.spin_slots.clone();
+        let t = std::thread::spawn(move || ch.get_request().unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            slots.busy.load(Ordering::SeqCst),
+            1,
+            "the channel should be polling"
+        );
+        wake.wake().unwrap();
+        assert!(t.join().unwrap());
+        assert_eq!(slots.busy.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn channels_without_a_free_slot_sleep_instead_of_polling() {
+        let (mut ch, kernel, _wake) = channel_pair(4096);
+        ch.set_busy_poll(Duration::from_secs(3600));
+        let held = ch.spin_slots.take().expect("the only slot");
+        let t = std::thread::spawn(move || {
+            let got = ch.get_request().unwrap().map(|(r, _)| r.available_bytes());
+            (got, ch)
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        kernel.send(&request(48, 9)).unwrap();
+        let (got, _ch) = t.join().unwrap();
+        assert_eq!(got, Some(48));
+        drop(held);
+    }
+
+    #[test]
     fn peer_close_ends_the_channel() {
         let (mut ch, kernel, _wake) = channel_pair(4096);
         drop(kernel);
@@ -359,7 +567,7 @@ mod tests {
         // retry loop or a silent stop.
         let (_r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let wake = Arc::new(WakeSignal::new().unwrap());
-        let mut ch = FuseChannel::new(File::from(w), wake, 4096).unwrap();
+        let mut ch = test_channel(File::from(w), wake, 4096);
         match ch.get_request() {
             Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::EBADF)),
             Err(e) => panic!("unexpected error {e}"),

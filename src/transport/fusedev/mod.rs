@@ -28,7 +28,7 @@ mod mountinfo;
 mod session;
 
 pub use channel::FuseChannel;
-pub use session::FuseSession;
+pub use session::{FuseSession, DEFAULT_BUSY_POLL};
 
 /// The writer a [`FuseChannel`] hands out for the reply: it assembles the reply in the
 /// channel's reply buffer and sends it to the channel's descriptor, in one `writev(2)`,

@@ -5,14 +5,21 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use log::{debug, error, info};
 
-use super::channel::{FuseChannel, WakeSignal};
+use super::channel::{FuseChannel, SpinSlots, WakeSignal};
 use super::mount::{self, MountMethod, MountOptions};
 use super::FuseDevWriter;
 use crate::api::server::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};
 use crate::transport::{Error, FuseBuf, Result, Writer};
+
+/// The busy-poll window channels get unless [`FuseSession::set_busy_poll`] says
+/// otherwise: long enough to cover a client's turnaround between a reply and its next
+/// request (tens of microseconds, more when the client's CPU went idle meanwhile), short
+/// enough that an idle daemon stops polling almost at once.
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
 
 /// A FUSE session: the mount point, its mount options and, once mounted, the connection
 /// to the kernel's FUSE driver.
@@ -46,11 +53,13 @@ pub struct FuseSession {
     blksize: Option<u32>,
     fusermount: String,
     bufsize: usize,
+    busy_poll: Duration,
     /// The session's /dev/fuse descriptor, while connected.
     file: Option<File>,
     /// How the mount was made; `Some` exactly while `file` is.
     method: Option<MountMethod>,
     wake: Arc<WakeSignal>,
+    spin_slots: Arc<SpinSlots>,
     /// Reply area for notifications ([`FuseSession::with_writer`]), allocated on first use.
     notify_buf: Vec<u8>,
 }
@@ -85,11 +94,27 @@ impl FuseSession {
             blksize: None,
             fusermount: mount::FUSERMOUNT_BIN.to_string(),
             bufsize: (MAX_BUFFER_SIZE + BUFFER_HEADER_SIZE) as usize,
+            busy_poll: DEFAULT_BUSY_POLL,
             file: None,
             method: None,
             wake: Arc::new(WakeSignal::new().map_err(Error::Io)?),
+            spin_slots: Arc::new(SpinSlots::per_cpu()),
             notify_buf: Vec::new(),
         })
+    }
+
+    /// Sets the busy-poll window of channels made from now on: how long a channel keeps
+    /// polling an empty device, yielding the CPU between tries, before it sleeps (see
+    /// [`FuseChannel#busy-polling`](FuseChannel#busy-polling)). The default is
+    /// [`DEFAULT_BUSY_POLL`]; `Duration::ZERO` turns busy polling off, for daemons that
+    /// must not spend any CPU while idle.
+    pub fn set_busy_poll(&mut self, window: Duration) {
+        self.busy_poll = window;
+    }
+
+    /// The busy-poll window given to new channels.
+    pub fn busy_poll(&self) -> Duration {
+        self.busy_poll
     }
 
     /// Lets users other than the mounting one access the filesystem (`allow_other`).
@@ -276,7 +301,13 @@ impl FuseSession {
     /// [`Error::Io`] when the descriptor or the poller cannot be made.
     pub fn new_channel(&self) -> Result<FuseChannel> {
         let file = self.clone_fuse_file()?;
-        FuseChannel::new(file, self.wake.clone(), self.bufsize)
+        FuseChannel::new(
+            file,
+            self.wake.clone(),
+            self.spin_slots.clone(),
+            self.bufsize,
+            self.busy_poll,
+        )
     }
 
     /// Calls `f` with a writer on the session's descriptor, for sending notifications
