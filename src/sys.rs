@@ -591,6 +591,31 @@ pub(crate) fn faccessat2(
     Ok(())
 }
 
+/// Adds `fd` to the epoll instance `epfd` with `events` and `data` (EPOLL_CTL_ADD).
+#[cfg(feature = "fusedev")]
+pub(crate) fn epoll_add(
+    epfd: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
+    events: libc::c_int,
+    data: u64,
+) -> io::Result<()> {
+    let mut event = libc::epoll_event {
+        events: events as u32,
+        u64: data,
+    };
+    // SAFETY: both descriptors are borrowed, so open for the call; `event` is a valid
+    // epoll_event the kernel only reads.
+    cvt(unsafe {
+        libc::epoll_ctl(
+            epfd.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            &mut event,
+        )
+    })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -631,29 +656,4 @@ mod tests {
         let old = setfsuid(u32::MAX);
         assert_eq!(setfsuid(old), old);
     }
-}
-
-/// Adds `fd` to the epoll instance `epfd` with `events` and `data` (EPOLL_CTL_ADD).
-#[cfg(feature = "fusedev")]
-pub(crate) fn epoll_add(
-    epfd: BorrowedFd<'_>,
-    fd: BorrowedFd<'_>,
-    events: libc::c_int,
-    data: u64,
-) -> io::Result<()> {
-    let mut event = libc::epoll_event {
-        events: events as u32,
-        u64: data,
-    };
-    // SAFETY: both descriptors are borrowed, so open for the call; `event` is a valid
-    // epoll_event the kernel only reads.
-    cvt(unsafe {
-        libc::epoll_ctl(
-            epfd.as_raw_fd(),
-            libc::EPOLL_CTL_ADD,
-            fd.as_raw_fd(),
-            &mut event,
-        )
-    })?;
-    Ok(())
 }
