@@ -186,6 +186,7 @@ fn main() -> ExitCode {
         Cache::Auto => CachePolicy::Auto,
         Cache::Always => CachePolicy::Always,
     };
+    daemon::raise_nofile_limit();
     let is_root = nix::unistd::geteuid().is_root();
     let cfg = Config {
         root_dir: source.to_string_lossy().into_owned(),

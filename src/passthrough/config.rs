@@ -102,7 +102,11 @@ pub struct Config {
     /// device's blocks, so O_DIRECT host I/O would fail with EINVAL.
     pub allow_direct_io: bool,
     /// Upper bound on the `O_PATH` descriptors cached for inodes kept as file handles
-    /// (see `inode_file_handles`). Default 256.
+    /// (see `inode_file_handles`). A request on an inode that is not cached reopens it
+    /// (`open_by_handle_at`), so a cache smaller than the client's working set costs a
+    /// system call per request. Default 4096; [`PassthroughFs::new`](super::PassthroughFs::new)
+    /// lowers it to half the process's soft `RLIMIT_NOFILE` when that is smaller, so the
+    /// cache alone never exhausts the descriptors.
     pub inode_fd_cache_size: usize,
 }
 
@@ -128,7 +132,7 @@ impl Default for Config {
             dax_file_size: None,
             use_host_ino: false,
             allow_direct_io: false,
-            inode_fd_cache_size: 256,
+            inode_fd_cache_size: 4096,
         }
     }
 }

@@ -110,20 +110,26 @@ impl FdCache {
         if self.per_shard == 0 {
             return;
         }
-        let mut guard = self.shard(key);
-        let shard = &mut *guard;
-        shard.tick += 1;
-        let tick = shard.tick;
-        if let Some((_, old)) = shard.map.insert(key, (fd, tick)) {
-            shard.lru.remove(&old);
+        // Evicted descriptors are dropped (and maybe closed) after the lock is released.
+        let mut evicted = Vec::new();
+        {
+            let mut guard = self.shard(key);
+            let shard = &mut *guard;
+            shard.tick += 1;
+            let tick = shard.tick;
+            if let Some((old_fd, old)) = shard.map.insert(key, (fd, tick)) {
+                shard.lru.remove(&old);
+                evicted.push(old_fd);
+            }
+            shard.lru.insert(tick, key);
+            while shard.map.len() > self.per_shard {
+                let Some((_, victim)) = shard.lru.pop_first() else {
+                    break;
+                };
+                evicted.extend(shard.map.remove(&victim).map(|(fd, _)| fd));
+            }
         }
-        shard.lru.insert(tick, key);
-        while shard.map.len() > self.per_shard {
-            let Some((_, victim)) = shard.lru.pop_first() else {
-                break;
-            };
-            shard.map.remove(&victim);
-        }
+        drop(evicted);
     }
 
     /// Drops the descriptor cached for `key`, if any.

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::file_handle::FileHandle;
 use crate::abi::fuse_abi::ROOT_ID;
@@ -50,6 +50,10 @@ pub(crate) struct InodeData {
     pub file_type: u32,
     /// How to reach the file.
     pub handle: InodeHandle,
+    /// For an inode kept as a file handle whose file the host deleted while the client
+    /// knew it: a descriptor of the file, which can no longer be reopened by handle
+    /// (ESTALE). Set at most once; closed with the inode.
+    pinned: OnceLock<Arc<OwnedFd>>,
     refcount: AtomicU64,
 }
 
@@ -62,6 +66,17 @@ impl InodeData {
     /// Whether this is a regular file.
     pub fn is_reg(&self) -> bool {
         self.file_type == libc::S_IFREG
+    }
+
+    /// Keeps `fd` as the way to reach this inode's file, deleted on the host (a second
+    /// call changes nothing: it is the same file).
+    pub fn pin(&self, fd: Arc<OwnedFd>) {
+        let _ = self.pinned.set(fd);
+    }
+
+    /// The descriptor given to [`pin`](InodeData::pin).
+    pub fn pinned(&self) -> Option<&Arc<OwnedFd>> {
+        self.pinned.get()
     }
 
     /// The current lookup count.
@@ -133,6 +148,7 @@ impl InodeStore {
             id,
             file_type,
             handle,
+            pinned: OnceLock::new(),
             refcount: AtomicU64::new(2),
         });
         let mut maps = self.write();
@@ -168,6 +184,7 @@ impl InodeStore {
             id,
             file_type,
             handle,
+            pinned: OnceLock::new(),
             refcount: AtomicU64::new(1),
         });
         maps.by_id.insert(id, inode);

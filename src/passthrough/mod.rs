@@ -84,11 +84,6 @@ pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
     handles: HandleMap,
     mount_fds: MountFds,
     fd_cache: FdCache,
-    /// `O_PATH` descriptors of inodes kept as file handles that were unlinked while the
-    /// client still knew them: a deleted file cannot be reopened by handle, so it stays
-    /// reachable (fstat of an open file, ...) only through this descriptor, until the
-    /// kernel forgets the inode. Bounded by the files deleted while in use.
-    pinned: std::sync::Mutex<std::collections::HashMap<(u64, u64), Arc<OwnedFd>>>,
     /// `/proc/self/fd`, for reopening inodes by descriptor number.
     proc_self_fd: OwnedFd,
     /// Device of the shared root (host inode numbers are used only on it).
@@ -191,8 +186,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             inodes: InodeStore::new(first_virtual),
             handles: HandleMap::default(),
             mount_fds: MountFds::default(),
-            fd_cache: FdCache::new(cfg.inode_fd_cache_size),
-            pinned: Default::default(),
+            fd_cache: FdCache::new(fd_cache_capacity(cfg.inode_fd_cache_size)),
             proc_self_fd,
             root_dev: AtomicU64::new(0),
             use_handles: AtomicBool::new(false),
@@ -340,8 +334,8 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 if let Some(fd) = self.fd_cache.get(key) {
                     return Ok(InodeFd::Cached(fd));
                 }
-                if let Some(fd) = self.pinned_fd(key) {
-                    return Ok(InodeFd::Cached(fd));
+                if let Some(fd) = data.pinned() {
+                    return Ok(InodeFd::Borrowed(fd.as_fd()));
                 }
                 let mount_fd = self.mount_fds.get(h.mnt_id).ok_or_else(ebadf)?;
                 let fd = Arc::new(h.open(mount_fd.as_fd(), libc::O_PATH)?);
@@ -493,50 +487,61 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             if matches!(data.handle, InodeHandle::Handle(_)) {
                 let key = (data.inode, data.generation);
                 self.fd_cache.remove(key);
-                self.pinned
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&key);
             }
         }
     }
 
-    fn pinned_fd(&self, key: (u64, u64)) -> Option<Arc<OwnedFd>> {
-        let pinned = self.pinned.lock().unwrap_or_else(|p| p.into_inner());
-        pinned.get(&key).cloned()
-    }
-
-    /// Before `name` in `dir` is removed or replaced: if it is an inode kept as a file
-    /// handle that the client knows, returns what is needed to keep it reachable.
+    /// Before `name` in `dir` is removed or replaced: if the removal may delete an inode
+    /// kept as a file handle that the client knows, returns what is needed to keep it
+    /// reachable ([`pin_removed`](Self::pin_removed)). One `statx` in the common case;
+    /// the descriptor comes from the fd cache when it has one.
     pub(crate) fn prepare_pin(
         &self,
         dir: BorrowedFd<'_>,
         name: &CStr,
-    ) -> Option<((u64, u64), OwnedFd)> {
+    ) -> Option<(Arc<InodeData>, Arc<OwnedFd>)> {
         if !self.use_handles.load(Ordering::Relaxed) {
             return None;
         }
-        let fd = sys::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0).ok()?;
-        let (st, mnt_id) = self.stat_ext(fd.as_fd()).ok()?;
-        let data = self.inodes.peek(&self.inode_id(&st, mnt_id))?;
-        match data.handle {
-            InodeHandle::Handle(_) => Some(((data.inode, data.generation), fd)),
-            InodeHandle::Fd(_) => None,
+        let stx = sys::statx(
+            dir,
+            name,
+            libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
+        )
+        .ok()?;
+        let st = sys::stat64_from_statx(&stx);
+        // Another name keeps a non-directory alive.
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR && st.st_nlink > 1 {
+            return None;
         }
+        let mnt_id = if stx.stx_mask & libc::STATX_MNT_ID != 0 {
+            stx.stx_mnt_id
+        } else {
+            0
+        };
+        let data = self.inodes.peek(&self.inode_id(&st, mnt_id))?;
+        if !matches!(data.handle, InodeHandle::Handle(_)) {
+            return None;
+        }
+        if data.pinned().is_some() {
+            return None;
+        }
+        if let Some(fd) = self.fd_cache.get((data.inode, data.generation)) {
+            return Some((data, fd));
+        }
+        let fd = sys::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0).ok()?;
+        // The name may have been given to another file since the statx.
+        let (now, _) = self.stat_ext(fd.as_fd()).ok()?;
+        (now.st_dev == st.st_dev && now.st_ino == st.st_ino).then(|| (data, Arc::new(fd)))
     }
 
-    /// After a successful removal: keeps the inode reachable if the host deleted it.
-    pub(crate) fn pin_if_deleted(&self, prepared: Option<((u64, u64), OwnedFd)>) {
-        let Some((key, fd)) = prepared else { return };
-        let deleted = self
-            .stat_ext(fd.as_fd())
-            .map(|(st, _)| st.st_nlink == 0)
-            .unwrap_or(false);
-        if deleted && self.inodes.get(key.0).is_ok() {
-            self.pinned
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, Arc::new(fd));
+    /// After a successful removal: keeps the inode prepared by
+    /// [`prepare_pin`](Self::prepare_pin) reachable for as long as the client knows it.
+    /// (If a link was made meanwhile the file is not deleted; pinning it is harmless.)
+    pub(crate) fn pin_removed(&self, prepared: Option<(Arc<InodeData>, Arc<OwnedFd>)>) {
+        if let Some((data, fd)) = prepared {
+            data.pin(fd);
         }
     }
 
@@ -553,6 +558,20 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
 
     pub(crate) fn config(&self) -> &Config {
         &self.cfg
+    }
+}
+
+/// `wanted`, lowered to half the soft `RLIMIT_NOFILE` when that is smaller.
+fn fd_cache_capacity(wanted: usize) -> usize {
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) => {
+            let half = usize::try_from(soft / 2).unwrap_or(usize::MAX);
+            if half < wanted {
+                debug!("fd cache: {wanted} descriptors wanted, {half} used (RLIMIT_NOFILE {soft})");
+            }
+            wanted.min(half)
+        }
+        Err(_) => wanted,
     }
 }
 

@@ -112,7 +112,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let pfd = self.inode_fd(&p)?;
         let pin = self.prepare_pin(pfd.as_fd(), name);
         sys::unlinkat(pfd.as_fd(), name, flags)?;
-        self.pin_if_deleted(pin);
+        self.pin_removed(pin);
         Ok(())
     }
 
@@ -142,7 +142,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             None
         };
         sys::renameat2(ofd.as_fd(), oldname, nfd.as_fd(), newname, flags)?;
-        self.pin_if_deleted(pin);
+        self.pin_removed(pin);
         Ok(())
     }
 }

@@ -133,10 +133,6 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         self.handles.clear();
         self.inodes.clear();
         self.fd_cache.clear();
-        self.pinned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
         self.mount_fds.clear();
         for flag in [
             &self.no_open,

@@ -260,3 +260,61 @@ fn handle_mode_supports_the_usual_operations() {
     fs.access(&ctx(), d.inode, libc::W_OK as u32).unwrap();
     assert_eq!(std::fs::read(dir.as_path().join("g")).unwrap(), b"abc");
 }
+
+/// In handle mode a deleted file cannot be reopened by handle; an inode the client still
+/// knows must stay usable after its last name goes, and only then.
+#[test]
+fn handle_mode_keeps_removed_inodes_reachable_until_forgotten() {
+    let (_dir, fs) = setup_with(|c| {
+        c.inode_file_handles = true;
+        c.inode_fd_cache_size = 0; // nothing cached: every request reopens by handle
+    });
+    if !fs.use_handles.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("no file handles on this filesystem: nothing to test");
+        return;
+    }
+    // unlink of the last name: pinned.
+    let (f, h) = create_file(&fs, root(), "f", 0o644);
+    fs.release(&ctx(), f.inode, 0, h, false, false, None)
+        .unwrap();
+    fs.unlink(&ctx(), root(), &cs("f")).unwrap();
+    assert!(pinned(&fs, f.inode));
+    let (st, _) = fs.getattr(&ctx(), f.inode, None).unwrap();
+    assert_eq!(st.st_nlink, 0);
+
+    // unlink of one of two names: the other name keeps the file, nothing pinned.
+    let (g, h) = create_file(&fs, root(), "g", 0o644);
+    fs.release(&ctx(), g.inode, 0, h, false, false, None)
+        .unwrap();
+    fs.link(&ctx(), g.inode, root(), &cs("g2")).unwrap();
+    fs.unlink(&ctx(), root(), &cs("g")).unwrap();
+    assert!(!pinned(&fs, g.inode));
+    assert_eq!(fs.getattr(&ctx(), g.inode, None).unwrap().0.st_nlink, 1);
+
+    // rmdir and rename onto an existing name delete too.
+    let d = fs
+        .mkdir(&ctx(), root(), &cs("d"), libc::S_IFDIR | 0o755, 0)
+        .unwrap();
+    fs.rmdir(&ctx(), root(), &cs("d")).unwrap();
+    let (t, h) = create_file(&fs, root(), "t", 0o644);
+    fs.release(&ctx(), t.inode, 0, h, false, false, None)
+        .unwrap();
+    fs.rename(&ctx(), root(), &cs("g2"), root(), &cs("t"), 0)
+        .unwrap();
+    assert!(pinned(&fs, d.inode) && pinned(&fs, t.inode));
+    assert!(fs.getattr(&ctx(), d.inode, None).is_ok());
+    assert_eq!(fs.getattr(&ctx(), t.inode, None).unwrap().0.st_nlink, 0);
+
+    // Forgetting an inode closes its pinned descriptor with it.
+    let weak = std::sync::Arc::downgrade(fs.inodes.get(f.inode).unwrap().pinned().unwrap());
+    fs.forget(&ctx(), f.inode, 1);
+    assert!(fs.inodes.get(f.inode).is_err());
+    assert!(
+        weak.upgrade().is_none(),
+        "the pinned descriptor outlived its inode"
+    );
+}
+
+fn pinned(fs: &Fs, inode: u64) -> bool {
+    fs.inodes.get(inode).unwrap().pinned().is_some()
+}

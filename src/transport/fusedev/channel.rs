@@ -76,10 +76,10 @@ impl SpinSlots {
         }
     }
 
-    /// One CPU's worth of polling per online CPU: more pollers than CPUs only take
-    /// turns.
-    pub(super) fn per_cpu() -> SpinSlots {
-        SpinSlots::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    /// One poller per two online CPUs (at least one): a poller takes CPU time from the
+    /// clients it waits for, so most CPUs are left to them.
+    pub(super) fn for_this_machine() -> SpinSlots {
+        SpinSlots::new(std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
     }
 
     /// Takes a slot, or `None` when all are taken. The slot is given back on drop.
@@ -128,9 +128,9 @@ impl Drop for SpinSlot {
 /// between tries so that runnable threads, the requester's included, go first. A client
 /// that sends its next request within the window has it picked up without a sleep and a
 /// cross-CPU wake-up, which on virtual machines can cost more than serving the request.
-/// At most one channel per online CPU polls at a time; the others sleep at once. The
-/// price is CPU time: after each burst of requests, a channel spends up to one window in
-/// `read` and `sched_yield` before sleeping.
+/// At most one channel per two online CPUs (at least one) polls at a time; the others
+/// sleep at once. The price is CPU time: after each burst of requests, a polling channel
+/// spends up to one window in `read` and `sched_yield` before it sleeps.
 pub struct FuseChannel {
     file: File,
     wake: Arc<WakeSignal>,

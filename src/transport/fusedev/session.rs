@@ -98,7 +98,7 @@ impl FuseSession {
             file: None,
             method: None,
             wake: Arc::new(WakeSignal::new().map_err(Error::Io)?),
-            spin_slots: Arc::new(SpinSlots::per_cpu()),
+            spin_slots: Arc::new(SpinSlots::for_this_machine()),
             notify_buf: Vec::new(),
         })
     }
