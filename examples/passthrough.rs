@@ -25,6 +25,8 @@ use fuse_backend_rs::transport::FuseSession;
 
 #[path = "common/daemon.rs"]
 mod daemon;
+#[path = "common/limits.rs"]
+mod limits;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Cache {
@@ -186,7 +188,7 @@ fn main() -> ExitCode {
         Cache::Auto => CachePolicy::Auto,
         Cache::Always => CachePolicy::Always,
     };
-    daemon::raise_nofile_limit();
+    limits::raise_nofile_limit();
     let is_root = nix::unistd::geteuid().is_root();
     let cfg = Config {
         root_dir: source.to_string_lossy().into_owned(),

@@ -15,6 +15,9 @@
 //! Requests are served by the queue's thread (`--thread-pool-size 0`, the default) or by
 //! a pool of N worker threads, each completing its own requests. See `docs/virtiofs.md`.
 
+#[path = "common/limits.rs"]
+mod limits;
+
 use std::cell::Cell;
 use std::io;
 use std::ops::Deref;
@@ -419,6 +422,7 @@ fn main() -> ExitCode {
         }
     };
     init_log(cli.log_level);
+    limits::raise_nofile_limit();
     let dir = match shared_dir(&cli.shared_dir) {
         Ok(d) => d,
         Err(e) => return fail(e),

@@ -89,20 +89,3 @@ where
     let _ = sig_thread.join();
     Ok(())
 }
-
-/// Raises the soft limit on open files to the hard limit, as file servers usually do:
-/// a passthrough daemon holds descriptors for the files its clients use. Failure only
-/// leaves the limit where it was.
-#[allow(dead_code)] // not every example serves host files
-pub fn raise_nofile_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) if soft < hard => {
-            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-                log::warn!("cannot raise RLIMIT_NOFILE from {soft} to {hard}: {e}");
-            }
-        }
-        Ok(_) => {}
-        Err(e) => log::warn!("cannot read RLIMIT_NOFILE: {e}"),
-    }
-}

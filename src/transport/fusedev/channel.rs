@@ -100,6 +100,52 @@ impl SpinSlots {
     }
 }
 
+/// A channel's busy-poll window, adapted to the gaps between its requests.
+///
+/// Like KVM's halt polling: a wait that outlasted the window but was shorter than the
+/// maximum would have been caught by a longer window, so the window doubles (from
+/// [`PollWindow::GROW_START`] when it was off); a wait longer than the maximum could not
+/// have been caught, so the window halves, down to off. A client that keeps the daemon
+/// busy gets the whole window; an idle or slow one soon costs no polling at all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PollWindow {
+    max: Duration,
+    cur: Duration,
+}
+
+impl PollWindow {
+    /// Where a window that is off starts growing.
+    const GROW_START: Duration = Duration::from_micros(10);
+
+    fn new(max: Duration) -> PollWindow {
+        PollWindow { max, cur: max }
+    }
+
+    /// Learns from a wait of `waited`, from finding the device empty to the next request.
+    fn update(&mut self, waited: Duration) {
+        if waited <= self.cur {
+            // Caught while polling.
+        } else if waited < self.max {
+            self.cur = (self.cur * 2).max(Self::GROW_START).min(self.max);
+        } else {
+            self.cur /= 2;
+            if self.cur < Self::GROW_START {
+                self.cur = Duration::ZERO;
+            }
+        }
+    }
+}
+
+/// A wait for the next request, from the first time the device was found empty.
+struct Miss {
+    start: Instant,
+    /// The polling slot, held while polling.
+    slot: Option<SpinSlot>,
+    /// Whether the wait teaches the window anything: only a channel that got a slot was
+    /// free to poll.
+    adapt: bool,
+}
+
 /// A taken [`SpinSlots`] slot.
 struct SpinSlot(Arc<SpinSlots>);
 
@@ -123,19 +169,22 @@ impl Drop for SpinSlot {
 /// no request is left waiting for a wake-up that went elsewhere.
 ///
 /// # Busy polling
-/// A channel that finds the device empty keeps trying for a short while (its
-/// [busy-poll window](FuseChannel::set_busy_poll)) before it sleeps, yielding the CPU
-/// between tries so that runnable threads, the requester's included, go first. A client
-/// that sends its next request within the window has it picked up without a sleep and a
-/// cross-CPU wake-up, which on virtual machines can cost more than serving the request.
-/// At most one channel per two online CPUs (at least one) polls at a time; the others
-/// sleep at once. The price is CPU time: after each burst of requests, a polling channel
-/// spends up to one window in `read` and `sched_yield` before it sleeps.
+/// A channel that finds the device empty keeps trying for a short while before it
+/// sleeps, yielding the CPU between tries so that runnable threads, the requester's
+/// included, go first. A client that sends its next request within that window has it
+/// picked up without a sleep and a cross-CPU wake-up, which on virtual machines can cost
+/// more than serving the request. At most one channel per two online CPUs (at least one)
+/// polls at a time; the others sleep at once.
+///
+/// The window adapts, between zero and the [maximum](FuseChannel::set_busy_poll), to the
+/// gaps the channel sees between requests: it grows while waits are a little longer than
+/// the window and shrinks while they are longer than the maximum, so polling costs CPU
+/// time only while it pays off.
 pub struct FuseChannel {
     file: File,
     wake: Arc<WakeSignal>,
     spin_slots: Arc<SpinSlots>,
-    busy_poll: Duration,
+    window: PollWindow,
     poll: Poll,
     events: Events,
     req_buf: Vec<u8>,
@@ -176,7 +225,7 @@ impl FuseChannel {
             file,
             wake,
             spin_slots,
-            busy_poll,
+            window: PollWindow::new(busy_poll),
             poll,
             events: Events::with_capacity(4),
             req_buf: vec![0u8; bufsize],
@@ -203,7 +252,7 @@ impl FuseChannel {
     pub fn get_request(&mut self) -> Result<Option<(Reader<'_>, FuseDevWriter<'_>)>> {
         // Read first and poll only when the device is empty: the epoll registration is
         // edge-triggered, so polling first could sleep on requests already queued.
-        let mut spin: Option<(SpinSlot, Instant)> = None;
+        let mut miss: Option<Miss> = None;
         let len = loop {
             if self.wake.is_woken() {
                 return Ok(None);
@@ -219,11 +268,13 @@ impl FuseChannel {
                 Ok(n) => break n,
                 Err(Errno::EINTR) | Err(Errno::ENOENT) => {}
                 Err(Errno::EAGAIN) => {
-                    if self.keep_spinning(&mut spin) {
+                    let miss = miss.get_or_insert_with(|| self.start_miss());
+                    if miss.slot.is_some() && miss.start.elapsed() < self.window.cur {
                         // sched_yield cannot fail on Linux; there is nothing to check.
                         let _ = nix::sched::sched_yield();
                         continue;
                     }
+                    miss.slot = None;
                     if self.wait_readable()? {
                         return Ok(None);
                     }
@@ -236,30 +287,31 @@ impl FuseChannel {
                 Err(e) => return Err(Error::Io(e.into())),
             }
         };
+        if let Some(miss) = miss.filter(|m| m.adapt) {
+            self.window.update(miss.start.elapsed());
+        }
         let reader = Reader::from_fuse_buffer(FuseBuf::new(&mut self.req_buf[..len]))?;
         let writer = Writer::new_fusedev(self.file.as_fd(), FuseBuf::new(&mut self.reply_buf));
         Ok(Some((reader, writer)))
     }
 
-    /// Whether to try the empty device again rather than sleep: within the busy-poll
-    /// window that started at the first miss, with a polling slot held in `spin`.
-    /// Gives the slot back when the window is over.
-    fn keep_spinning(&self, spin: &mut Option<(SpinSlot, Instant)>) -> bool {
-        if self.busy_poll.is_zero() {
-            return false;
+    /// Starts a wait: takes a polling slot if polling is enabled and one is free.
+    fn start_miss(&self) -> Miss {
+        let start = Instant::now();
+        if self.window.max.is_zero() {
+            return Miss {
+                start,
+                slot: None,
+                adapt: false,
+            };
         }
-        let now = Instant::now();
-        if spin.is_none() {
-            match self.spin_slots.take() {
-                Some(slot) => *spin = Some((slot, now + self.busy_poll)),
-                None => return false,
-            }
+        let slot = self.spin_slots.take();
+        Miss {
+            start,
+            adapt: slot.is_some(),
+            // With the window at zero the slot is not needed: others may poll.
+            slot: slot.filter(|_| !self.window.cur.is_zero()),
         }
-        if spin.as_ref().is_some_and(|(_, deadline)| now < *deadline) {
-            return true;
-        }
-        *spin = None;
-        false
     }
 
     /// Blocks until the device may be readable (`Ok(false)`) or the session was woken
@@ -286,17 +338,17 @@ impl FuseChannel {
         }
     }
 
-    /// Sets how long the channel keeps polling an empty device before it sleeps (see
+    /// Sets the longest the channel keeps polling an empty device before it sleeps (see
     /// [Busy polling](FuseChannel#busy-polling)); `Duration::ZERO` makes it sleep at
     /// once. The session's [`set_busy_poll`](super::FuseSession::set_busy_poll) gives
-    /// the initial value.
-    pub fn set_busy_poll(&mut self, window: Duration) {
-        self.busy_poll = window;
+    /// the initial value. The adaptive window restarts at this maximum.
+    pub fn set_busy_poll(&mut self, max: Duration) {
+        self.window = PollWindow::new(max);
     }
 
-    /// The channel's busy-poll window.
+    /// The channel's longest busy-poll window.
     pub fn busy_poll(&self) -> Duration {
-        self.busy_poll
+        self.window.max
     }
 
     /// The channel's descriptor.
@@ -475,6 +527,51 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         nix::unistd::write(&wake.fd, &1u64.to_ne_bytes()).unwrap();
         assert!(t.join().unwrap());
+    }
+
+    #[test]
+    fn poll_window_grows_on_near_misses_and_shrinks_on_long_waits() {
+        let us = Duration::from_micros;
+        let mut w = PollWindow::new(us(200));
+        // Caught while polling: unchanged.
+        w.update(us(150));
+        assert_eq!(w.cur, us(200));
+        // Longer than the maximum: halves, then turns off below the start step.
+        for want_ns in [100_000, 50_000, 25_000, 12_500, 0, 0] {
+            w.update(us(5000));
+            assert_eq!(w.cur, Duration::from_nanos(want_ns));
+        }
+        // A short wait while off: starts again, then doubles up to the maximum.
+        for want in [10, 20, 40, 80, 160, 200, 200] {
+            w.update(us(199));
+            assert_eq!(w.cur, us(want));
+        }
+        // A zero maximum never polls.
+        let mut off = PollWindow::new(Duration::ZERO);
+        off.update(us(1));
+        assert_eq!(off.cur, Duration::ZERO);
+    }
+
+    #[test]
+    fn channel_window_adapts_to_slow_clients() {
+        let (mut ch, kernel, _wake) = channel_pair(4096);
+        ch.set_busy_poll(Duration::from_millis(2));
+        for tag in 0..3u8 {
+            // Each request comes long after the window: polling cannot catch it.
+            let t = std::thread::spawn({
+                let kernel = kernel.try_clone().unwrap();
+                move || {
+                    std::thread::sleep(Duration::from_millis(30));
+                    kernel.send(&request(48, tag)).unwrap();
+                }
+            });
+            let (r, _w) = ch.get_request().unwrap().unwrap();
+            assert_eq!(r.available_bytes(), 48);
+            t.join().unwrap();
+        }
+        assert_eq!(ch.window.cur, Duration::from_micros(250));
+        assert_eq!(ch.busy_poll(), Duration::from_millis(2));
+        assert_eq!(ch.spin_slots.busy.load(Ordering::SeqCst), 0);
     }
 
     #[test]
