@@ -78,8 +78,8 @@ struct Cli {
     /// Filesystem name shown in /proc/mounts.
     #[arg(long, default_value = "passthrough")]
     fsname: String,
-    /// Microseconds a service thread keeps polling for the next request before it
-    /// sleeps (0: sleep at once, no CPU spent while idle).
+    /// Longest time, in microseconds, a service thread keeps polling for the next request
+    /// before it sleeps; adapted below that to the client (0: sleep at once).
     #[arg(long, value_name = "US", default_value_t = 200,
           value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     busy_poll_us: u64,

@@ -15,7 +15,7 @@ use super::FuseDevWriter;
 use crate::api::server::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};
 use crate::transport::{Error, FuseBuf, Result, Writer};
 
-/// The busy-poll window channels get unless [`FuseSession::set_busy_poll`] says
+/// The longest busy-poll window channels get unless [`FuseSession::set_busy_poll`] says
 /// otherwise: long enough to cover a client's turnaround between a reply and its next
 /// request (tens of microseconds, more when the client's CPU went idle meanwhile), short
 /// enough that an idle daemon stops polling almost at once.
@@ -103,8 +103,9 @@ impl FuseSession {
         })
     }
 
-    /// Sets the busy-poll window of channels made from now on: how long a channel keeps
-    /// polling an empty device, yielding the CPU between tries, before it sleeps (see
+    /// Sets the longest busy-poll window of channels made from now on: how long a
+    /// channel may keep polling an empty device, yielding the CPU between tries, before
+    /// it sleeps; each channel adapts its window below this (see
     /// [`FuseChannel#busy-polling`](FuseChannel#busy-polling)). The default is
     /// [`DEFAULT_BUSY_POLL`]; `Duration::ZERO` turns busy polling off, for daemons that
     /// must not spend any CPU while idle.
