@@ -57,7 +57,8 @@ struct Cli {
     /// Number of service threads.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
     threads: u32,
-    /// Kernel caching policy.
+    /// Kernel caching policy; `never` also makes attributes and names expire at once, so
+    /// changes made on the host show immediately.
     #[arg(long, value_enum, default_value_t = Cache::Auto)]
     cache: Cache,
     /// Enable the kernel's writeback cache.
@@ -140,6 +141,15 @@ fn check_dir(what: &str, p: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// Zero for `--cache never`, else `default`.
+fn no_cache_timeout(cache: Cache, default: std::time::Duration) -> std::time::Duration {
+    if cache == Cache::Never {
+        std::time::Duration::ZERO
+    } else {
+        default
+    }
+}
+
 fn main() -> ExitCode {
     env_logger::init();
     let cli = match Cli::try_parse() {
@@ -201,6 +211,9 @@ fn main() -> ExitCode {
             FileHandles::Never => false,
             FileHandles::Always => true,
         },
+        // With `never`, metadata is not cached either (as virtiofsd does).
+        attr_timeout: no_cache_timeout(cli.cache, Config::default().attr_timeout),
+        entry_timeout: no_cache_timeout(cli.cache, Config::default().entry_timeout),
         ..Default::default()
     };
     let new_fs = |dir: &Path| {

@@ -95,7 +95,8 @@ struct Cli {
     /// Directory to share.
     #[arg(long, value_name = "DIR")]
     shared_dir: PathBuf,
-    /// Guest caching policy.
+    /// Guest caching policy; `never` also makes attributes and names expire at once, so
+    /// changes made on the host show immediately.
     #[arg(long, value_enum, default_value_t = Cache::Auto)]
     cache: Cache,
     /// Worker threads serving requests; 0 serves them on the queue's thread.
@@ -402,6 +403,15 @@ fn handle_signals(socket: PathBuf) -> io::Result<()> {
     Ok(())
 }
 
+/// Zero for `--cache never`, else `default`.
+fn no_cache_timeout(cache: Cache, default: std::time::Duration) -> std::time::Duration {
+    if cache == Cache::Never {
+        std::time::Duration::ZERO
+    } else {
+        default
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -444,6 +454,9 @@ fn main() -> ExitCode {
             FileHandles::Prefer => nix::unistd::geteuid().is_root(),
             FileHandles::Mandatory => true,
         },
+        // With `never`, metadata is not cached either (as virtiofsd does).
+        attr_timeout: no_cache_timeout(cli.cache, Config::default().attr_timeout),
+        entry_timeout: no_cache_timeout(cli.cache, Config::default().entry_timeout),
         ..Default::default()
     };
     let fs = match PassthroughFs::<()>::new(cfg) {

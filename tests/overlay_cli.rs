@@ -14,45 +14,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
+use common::example::{is_mounted, run_to_exit, serve, terminate, wait_exit};
 use common::*;
 use vmm_sys_util::tempdir::TempDir;
 
-/// The example binary, (re)built so that it matches the library under test. Cargo does
-/// not hold its build lock while tests run, so a nested build works.
 fn example() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("examples/overlay");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--example", "overlay"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
-        build.env("CARGO_TARGET_DIR", exe.parent()?.parent()?.parent()?);
-    }
-    let built = build.status().map(|s| s.success()).unwrap_or(false);
-    if !built {
-        eprintln!(
-            "cannot build the overlay example; using {} as it is",
-            bin.display()
-        );
-    }
-    bin.exists().then_some(bin)
-}
-
-fn is_mounted(mnt: &Path) -> bool {
-    let want = mnt.to_string_lossy();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&*want))
+    common::example::example("overlay", &[])
 }
 
 struct Dirs {
@@ -81,25 +49,6 @@ fn dirs() -> Dirs {
     std::fs::write(d.lower.join("top"), b"top\n").unwrap();
     std::fs::write(d.lower2.join("bottom"), b"bottom\n").unwrap();
     d
-}
-
-fn run(bin: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(bin);
-    c.args(args).stdin(Stdio::null());
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("overlay {args:?} did not exit");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 #[test]
@@ -192,7 +141,7 @@ fn bad_command_lines_exit_2_with_one_line() {
     ));
     for (args, what) in nested {
         let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
-        let out = run(&bin, &args);
+        let out = run_to_exit(&bin, &args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             out.status.code(),
@@ -209,36 +158,6 @@ fn bad_command_lines_exit_2_with_one_line() {
             "{what}: {err:?}"
         );
         assert!(!is_mounted(&d.mnt), "{what}: something was mounted");
-    }
-}
-
-fn serve(bin: &Path, args: &[String], mnt: &Path) -> Child {
-    let child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(30);
-    while !is_mounted(mnt) {
-        assert!(Instant::now() < end, "overlay did not mount");
-        thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-fn wait_exit(mut child: Child) -> Option<i32> {
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code();
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("overlay did not exit");
-        }
-        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -276,11 +195,7 @@ fn serves_until_sigterm_or_umount() {
     rename2(&d.mnt.join("top"), &d.mnt.join("moved"), 0).unwrap();
     assert_eq!(std::fs::read(d.upper.join("bottom")).unwrap(), b"changed\n");
     assert_eq!(std::fs::read(d.lower2.join("bottom")).unwrap(), b"bottom\n");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    terminate(&child);
     assert_eq!(wait_exit(child), Some(0), "exit status after SIGTERM");
     assert!(!is_mounted(&d.mnt), "still mounted after SIGTERM");
 

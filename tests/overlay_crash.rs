@@ -26,21 +26,13 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::example::is_mounted;
 use common::*;
 use common_overlay::*;
 use fuse_backend_rs::overlayfs::Config;
 use vmm_sys_util::tempdir::TempDir;
 
 const CHILD_ENV: &str = "OVL_CRASH_CHILD";
-
-/// Whether `mnt` is a mount point of this mount namespace.
-fn is_mounted(mnt: &Path) -> bool {
-    let want = mnt.to_string_lossy();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&*want))
-}
 
 /// The daemon side: serves the overlay of the layout in `$OVL_CRASH_CHILD` until killed.
 /// Without the variable (a normal test run) it does nothing.

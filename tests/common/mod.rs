@@ -20,6 +20,8 @@
 
 #![allow(dead_code)]
 
+pub mod example;
+
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs::File;
