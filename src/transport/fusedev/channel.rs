@@ -207,13 +207,24 @@ impl FuseChannel {
         // SAFETY: mio's Poll owns its epoll descriptor and keeps it open while `poll`
         // lives; it is borrowed only for this call.
         let epfd = unsafe { BorrowedFd::borrow_raw(poll.as_raw_fd()) };
-        sys::epoll_add(
+        match sys::epoll_add(
             epfd,
             file.as_fd(),
             libc::EPOLLIN | libc::EPOLLET | libc::EPOLLEXCLUSIVE,
             DEV_TOKEN.0 as u64,
-        )
-        .map_err(Error::Io)?;
+        ) {
+            Ok(()) => {}
+            // Kernels before 4.5 know no EPOLLEXCLUSIVE: every channel wakes instead.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => poll
+                .registry()
+                .register(
+                    &mut SourceFd(&file.as_raw_fd()),
+                    DEV_TOKEN,
+                    Interest::READABLE,
+                )
+                .map_err(Error::Io)?,
+            Err(e) => return Err(Error::Io(e)),
+        }
         poll.registry()
             .register(
                 &mut SourceFd(&wake.fd.as_raw_fd()),
