@@ -25,8 +25,8 @@ use fuse_backend_rs::transport::FuseSession;
 
 #[path = "common/daemon.rs"]
 mod daemon;
-#[path = "common/limits.rs"]
-mod limits;
+#[path = "common/host_dir.rs"]
+mod host_dir;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Cache {
@@ -141,15 +141,6 @@ fn check_dir(what: &str, p: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// Zero for `--cache never`, else `default`.
-fn no_cache_timeout(cache: Cache, default: std::time::Duration) -> std::time::Duration {
-    if cache == Cache::Never {
-        std::time::Duration::ZERO
-    } else {
-        default
-    }
-}
-
 fn main() -> ExitCode {
     env_logger::init();
     let cli = match Cli::try_parse() {
@@ -198,7 +189,8 @@ fn main() -> ExitCode {
         Cache::Auto => CachePolicy::Auto,
         Cache::Always => CachePolicy::Always,
     };
-    limits::raise_nofile_limit();
+    host_dir::raise_nofile_limit();
+    let (attr_timeout, entry_timeout) = host_dir::timeouts(cache_policy);
     let is_root = nix::unistd::geteuid().is_root();
     let cfg = Config {
         root_dir: source.to_string_lossy().into_owned(),
@@ -211,9 +203,8 @@ fn main() -> ExitCode {
             FileHandles::Never => false,
             FileHandles::Always => true,
         },
-        // With `never`, metadata is not cached either (as virtiofsd does).
-        attr_timeout: no_cache_timeout(cli.cache, Config::default().attr_timeout),
-        entry_timeout: no_cache_timeout(cli.cache, Config::default().entry_timeout),
+        attr_timeout,
+        entry_timeout,
         ..Default::default()
     };
     let new_fs = |dir: &Path| {

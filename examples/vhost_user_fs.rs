@@ -15,8 +15,8 @@
 //! Requests are served by the queue's thread (`--thread-pool-size 0`, the default) or by
 //! a pool of N worker threads, each completing its own requests. See `docs/virtiofs.md`.
 
-#[path = "common/limits.rs"]
-mod limits;
+#[path = "common/host_dir.rs"]
+mod host_dir;
 
 use std::cell::Cell;
 use std::io;
@@ -403,15 +403,6 @@ fn handle_signals(socket: PathBuf) -> io::Result<()> {
     Ok(())
 }
 
-/// Zero for `--cache never`, else `default`.
-fn no_cache_timeout(cache: Cache, default: std::time::Duration) -> std::time::Duration {
-    if cache == Cache::Never {
-        std::time::Duration::ZERO
-    } else {
-        default
-    }
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -432,20 +423,22 @@ fn main() -> ExitCode {
         }
     };
     init_log(cli.log_level);
-    limits::raise_nofile_limit();
+    host_dir::raise_nofile_limit();
     let dir = match shared_dir(&cli.shared_dir) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
 
+    let cache_policy = match cli.cache {
+        Cache::Never => CachePolicy::Never,
+        Cache::Metadata => CachePolicy::Metadata,
+        Cache::Auto => CachePolicy::Auto,
+        Cache::Always => CachePolicy::Always,
+    };
+    let (attr_timeout, entry_timeout) = host_dir::timeouts(cache_policy);
     let cfg = Config {
         root_dir: dir.to_string_lossy().into_owned(),
-        cache_policy: match cli.cache {
-            Cache::Never => CachePolicy::Never,
-            Cache::Metadata => CachePolicy::Metadata,
-            Cache::Auto => CachePolicy::Auto,
-            Cache::Always => CachePolicy::Always,
-        },
+        cache_policy,
         xattr: cli.xattr,
         writeback: cli.writeback,
         do_import: true,
@@ -454,9 +447,8 @@ fn main() -> ExitCode {
             FileHandles::Prefer => nix::unistd::geteuid().is_root(),
             FileHandles::Mandatory => true,
         },
-        // With `never`, metadata is not cached either (as virtiofsd does).
-        attr_timeout: no_cache_timeout(cli.cache, Config::default().attr_timeout),
-        entry_timeout: no_cache_timeout(cli.cache, Config::default().entry_timeout),
+        attr_timeout,
+        entry_timeout,
         ..Default::default()
     };
     let fs = match PassthroughFs::<()>::new(cfg) {

@@ -15,7 +15,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::example::{is_mounted, run_to_exit, serve, terminate, wait_exit};
+use common::example::{assert_refused, is_mounted, serve, terminate, wait_exit};
 use common::*;
 use vmm_sys_util::tempdir::TempDir;
 
@@ -139,26 +139,7 @@ fn bad_command_lines_exit_2_with_one_line() {
         ],
         "workdir inside upperdir",
     ));
-    for (args, what) in nested {
-        let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
-        let out = run_to_exit(&bin, &args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{what}: exit status; stderr {err:?}"
-        );
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "{what}: not one line: {err:?}"
-        );
-        assert!(
-            err.starts_with("overlay: ") || err.starts_with("error"),
-            "{what}: {err:?}"
-        );
-        assert!(!is_mounted(&d.mnt), "{what}: something was mounted");
-    }
+    assert_refused(&bin, &nested, &["overlay: ", "error"], &d.mnt);
 }
 
 #[test]

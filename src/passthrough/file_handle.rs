@@ -13,6 +13,8 @@ use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use smallvec::SmallVec;
+
 use crate::sys;
 
 /// A file handle as returned by `name_to_handle_at`, with the mount it belongs to.
@@ -111,7 +113,9 @@ impl FdCache {
             return;
         }
         // Evicted descriptors are dropped (and maybe closed) after the lock is released.
-        let mut evicted = Vec::new();
+        // The map grows by at most one, so at most two go: the one replaced for `key`
+        // and the least recently used.
+        let mut evicted: SmallVec<[Arc<OwnedFd>; 2]> = SmallVec::new();
         {
             let mut guard = self.shard(key);
             let shard = &mut *guard;

@@ -289,25 +289,9 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         fds
     }
 
-    /// `statx` with the mount ID; falls back to `fstat` (mount ID 0) on old kernels.
+    /// `statx` of `fd` with the mount ID (see [`stat_at`]).
     fn stat_ext(&self, fd: BorrowedFd<'_>) -> io::Result<(libc::stat64, u64)> {
-        match sys::statx(
-            fd,
-            c"",
-            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
-        ) {
-            Ok(stx) => {
-                let mnt = if stx.stx_mask & libc::STATX_MNT_ID != 0 {
-                    stx.stx_mnt_id
-                } else {
-                    0
-                };
-                Ok((sys::stat64_from_statx(&stx), mnt))
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok((sys::fstat64(fd)?, 0)),
-            Err(e) => Err(e),
-        }
+        stat_at(fd, c"", libc::AT_EMPTY_PATH)
     }
 
     fn inode_id(&self, st: &libc::stat64, mnt_id: u64) -> InodeId {
@@ -503,23 +487,11 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         if !self.use_handles.load(Ordering::Relaxed) {
             return None;
         }
-        let stx = sys::statx(
-            dir,
-            name,
-            libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
-        )
-        .ok()?;
-        let st = sys::stat64_from_statx(&stx);
+        let (st, mnt_id) = stat_at(dir, name, 0).ok()?;
         // Another name keeps a non-directory alive.
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR && st.st_nlink > 1 {
             return None;
         }
-        let mnt_id = if stx.stx_mask & libc::STATX_MNT_ID != 0 {
-            stx.stx_mnt_id
-        } else {
-            0
-        };
         let data = self.inodes.peek(&self.inode_id(&st, mnt_id))?;
         if !matches!(data.handle, InodeHandle::Handle(_)) {
             return None;
@@ -558,6 +530,35 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
 
     pub(crate) fn config(&self) -> &Config {
         &self.cfg
+    }
+}
+
+/// `statx` of `name` in `dir` (symlinks not followed; `flags` may add `AT_EMPTY_PATH`)
+/// with the mount ID; falls back to `fstatat` (mount ID 0) on kernels without statx.
+fn stat_at(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    flags: libc::c_int,
+) -> io::Result<(libc::stat64, u64)> {
+    let flags = flags | libc::AT_SYMLINK_NOFOLLOW;
+    match sys::statx(
+        dir,
+        name,
+        flags,
+        libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
+    ) {
+        Ok(stx) => {
+            let mnt = if stx.stx_mask & libc::STATX_MNT_ID != 0 {
+                stx.stx_mnt_id
+            } else {
+                0
+            };
+            Ok((sys::stat64_from_statx(&stx), mnt))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            Ok((sys::fstatat64(dir, name, flags)?, 0))
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -66,6 +66,32 @@ pub fn run_to_exit(bin: &Path, args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Asserts that `bin` refuses each command line of `cases` (arguments, description):
+/// exit code 2, one line on stderr starting with one of `prefixes`, nothing mounted at
+/// `mnt`.
+pub fn assert_refused(bin: &Path, cases: &[(Vec<String>, &str)], prefixes: &[&str], mnt: &Path) {
+    for (args, what) in cases {
+        let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+        let out = run_to_exit(bin, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{what}: exit status; stderr {err:?}"
+        );
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{what}: not one line: {err:?}"
+        );
+        assert!(
+            prefixes.iter().any(|p| err.starts_with(p)),
+            "{what}: {err:?}"
+        );
+        assert!(!is_mounted(mnt), "{what}: something was mounted");
+    }
+}
+
 /// Starts `bin` with `args` and waits until it has mounted `mnt`.
 pub fn serve(bin: &Path, args: &[String], mnt: &Path) -> Child {
     let mut child = Command::new(bin)

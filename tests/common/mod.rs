@@ -383,7 +383,11 @@ impl Drop for TestMount {
     }
 }
 
-fn service_loop(server: &Server<Fs>, mut ch: FuseChannel) {
+/// Serves requests from `ch` until the session ends (also used by `common_overlay`).
+pub fn service_loop<F: fuse_backend_rs::api::filesystem::FileSystem + Sync>(
+    server: &Server<F>,
+    mut ch: FuseChannel,
+) {
     loop {
         let (reader, writer) = match ch.get_request() {
             Ok(Some(req)) => req,

@@ -26,7 +26,7 @@ use fuse_backend_rs::api::filesystem::Layer;
 use fuse_backend_rs::api::server::Server;
 use fuse_backend_rs::overlayfs::{Config, OverlayFs};
 use fuse_backend_rs::passthrough::{self, PassthroughFs};
-use fuse_backend_rs::transport::{FuseChannel, FuseSession};
+use fuse_backend_rs::transport::FuseSession;
 use vmm_sys_util::tempdir::TempDir;
 
 use crate::common::{
@@ -259,7 +259,7 @@ impl FuseOverlay {
                 .name(format!("ovl-fuse-{i}"))
                 .spawn(move || {
                     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        service_loop(&server, ch)
+                        crate::common::service_loop(&server, ch)
                     }));
                     drop(server);
                     let _ = tx.send(res.is_ok());
@@ -298,28 +298,6 @@ impl FuseOverlay {
 impl Drop for FuseOverlay {
     fn drop(&mut self) {
         self.unmount();
-    }
-}
-
-fn service_loop(server: &Server<OverlayFs>, mut ch: FuseChannel) {
-    loop {
-        let (reader, writer) = match ch.get_request() {
-            Ok(Some(req)) => req,
-            Ok(None) => return,
-            Err(e) => {
-                eprintln!("get_request: {e:?}");
-                return;
-            }
-        };
-        match server.handle_message(reader, writer, None, None) {
-            Ok(_) => {}
-            Err(fuse_backend_rs::Error::EncodeMessage(e))
-                if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EBADF)) =>
-            {
-                return;
-            }
-            Err(_) => {}
-        }
     }
 }
 

@@ -3,15 +3,16 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::{debug, warn};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 
+use super::busy_poll::{Miss, PollWindow, SpinSlots};
 use super::{FuseDevWriter, IN_HEADER_SIZE};
 use crate::sys;
 use crate::transport::{Error, FuseBuf, Reader, Result, Writer};
@@ -56,102 +57,6 @@ impl WakeSignal {
 
     fn is_woken(&self) -> bool {
         self.woken.load(Ordering::SeqCst)
-    }
-}
-
-/// The session's count of channels busy polling, bounded so that idle channels do not
-/// crowd out the threads they wait for (see [Busy polling](FuseChannel#busy-polling)).
-#[derive(Debug)]
-pub(super) struct SpinSlots {
-    busy: AtomicUsize,
-    max: usize,
-}
-
-impl SpinSlots {
-    /// At most `max` channels poll at once (at least one).
-    pub(super) fn new(max: usize) -> SpinSlots {
-        SpinSlots {
-            busy: AtomicUsize::new(0),
-            max: max.max(1),
-        }
-    }
-
-    /// One poller per two online CPUs (at least one): a poller takes CPU time from the
-    /// clients it waits for, so most CPUs are left to them.
-    pub(super) fn for_this_machine() -> SpinSlots {
-        SpinSlots::new(std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
-    }
-
-    /// Takes a slot, or `None` when all are taken. The slot is given back on drop.
-    fn take(self: &Arc<Self>) -> Option<SpinSlot> {
-        let mut busy = self.busy.load(Ordering::Relaxed);
-        while busy < self.max {
-            match self.busy.compare_exchange_weak(
-                busy,
-                busy + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(SpinSlot(self.clone())),
-                Err(now) => busy = now,
-            }
-        }
-        None
-    }
-}
-
-/// A channel's busy-poll window, adapted to the gaps between its requests.
-///
-/// Like KVM's halt polling: a wait that outlasted the window but was shorter than the
-/// maximum would have been caught by a longer window, so the window doubles (from
-/// [`PollWindow::GROW_START`] when it was off); a wait longer than the maximum could not
-/// have been caught, so the window halves, down to off. A client that keeps the daemon
-/// busy gets the whole window; an idle or slow one soon costs no polling at all.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct PollWindow {
-    max: Duration,
-    cur: Duration,
-}
-
-impl PollWindow {
-    /// Where a window that is off starts growing.
-    const GROW_START: Duration = Duration::from_micros(10);
-
-    fn new(max: Duration) -> PollWindow {
-        PollWindow { max, cur: max }
-    }
-
-    /// Learns from a wait of `waited`, from finding the device empty to the next request.
-    fn update(&mut self, waited: Duration) {
-        if waited <= self.cur {
-            // Caught while polling.
-        } else if waited < self.max {
-            self.cur = (self.cur * 2).max(Self::GROW_START).min(self.max);
-        } else {
-            self.cur /= 2;
-            if self.cur < Self::GROW_START {
-                self.cur = Duration::ZERO;
-            }
-        }
-    }
-}
-
-/// A wait for the next request, from the first time the device was found empty.
-struct Miss {
-    start: Instant,
-    /// The polling slot, held while polling.
-    slot: Option<SpinSlot>,
-    /// Whether the wait teaches the window anything: only a channel that got a slot was
-    /// free to poll.
-    adapt: bool,
-}
-
-/// A taken [`SpinSlots`] slot.
-struct SpinSlot(Arc<SpinSlots>);
-
-impl Drop for SpinSlot {
-    fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -279,13 +184,14 @@ impl FuseChannel {
                 Ok(n) => break n,
                 Err(Errno::EINTR) | Err(Errno::ENOENT) => {}
                 Err(Errno::EAGAIN) => {
-                    let miss = miss.get_or_insert_with(|| self.start_miss());
-                    if miss.slot.is_some() && miss.start.elapsed() < self.window.cur {
+                    let miss =
+                        miss.get_or_insert_with(|| Miss::start(&self.window, &self.spin_slots));
+                    if miss.keep_polling(&self.window) {
                         // sched_yield cannot fail on Linux; there is nothing to check.
                         let _ = nix::sched::sched_yield();
                         continue;
                     }
-                    miss.slot = None;
+                    miss.stop_polling();
                     if self.wait_readable()? {
                         return Ok(None);
                     }
@@ -298,31 +204,12 @@ impl FuseChannel {
                 Err(e) => return Err(Error::Io(e.into())),
             }
         };
-        if let Some(miss) = miss.filter(|m| m.adapt) {
-            self.window.update(miss.start.elapsed());
+        if let Some(miss) = miss {
+            miss.finish(&mut self.window);
         }
         let reader = Reader::from_fuse_buffer(FuseBuf::new(&mut self.req_buf[..len]))?;
         let writer = Writer::new_fusedev(self.file.as_fd(), FuseBuf::new(&mut self.reply_buf));
         Ok(Some((reader, writer)))
-    }
-
-    /// Starts a wait: takes a polling slot if polling is enabled and one is free.
-    fn start_miss(&self) -> Miss {
-        let start = Instant::now();
-        if self.window.max.is_zero() {
-            return Miss {
-                start,
-                slot: None,
-                adapt: false,
-            };
-        }
-        let slot = self.spin_slots.take();
-        Miss {
-            start,
-            adapt: slot.is_some(),
-            // With the window at zero the slot is not needed: others may poll.
-            slot: slot.filter(|_| !self.window.cur.is_zero()),
-        }
     }
 
     /// Blocks until the device may be readable (`Ok(false)`) or the session was woken
@@ -359,7 +246,7 @@ impl FuseChannel {
 
     /// The channel's longest busy-poll window.
     pub fn busy_poll(&self) -> Duration {
-        self.window.max
+        self.window.max()
     }
 
     /// The channel's descriptor.
@@ -541,29 +428,6 @@ mod tests {
     }
 
     #[test]
-    fn poll_window_grows_on_near_misses_and_shrinks_on_long_waits() {
-        let us = Duration::from_micros;
-        let mut w = PollWindow::new(us(200));
-        // Caught while polling: unchanged.
-        w.update(us(150));
-        assert_eq!(w.cur, us(200));
-        // Longer than the maximum: halves, then turns off below the start step.
-        for want_ns in [100_000, 50_000, 25_000, 12_500, 0, 0] {
-            w.update(us(5000));
-            assert_eq!(w.cur, Duration::from_nanos(want_ns));
-        }
-        // A short wait while off: starts again, then doubles up to the maximum.
-        for want in [10, 20, 40, 80, 160, 200, 200] {
-            w.update(us(199));
-            assert_eq!(w.cur, us(want));
-        }
-        // A zero maximum never polls.
-        let mut off = PollWindow::new(Duration::ZERO);
-        off.update(us(1));
-        assert_eq!(off.cur, Duration::ZERO);
-    }
-
-    #[test]
     fn channel_window_adapts_to_slow_clients() {
         let (mut ch, kernel, _wake) = channel_pair(4096);
         ch.set_busy_poll(Duration::from_millis(2));
@@ -580,26 +444,9 @@ mod tests {
             assert_eq!(r.available_bytes(), 48);
             t.join().unwrap();
         }
-        assert_eq!(ch.window.cur, Duration::from_micros(250));
+        assert_eq!(ch.window.current(), Duration::from_micros(250));
         assert_eq!(ch.busy_poll(), Duration::from_millis(2));
-        assert_eq!(ch.spin_slots.busy.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn spin_slots_are_bounded_and_given_back() {
-        let slots = Arc::new(SpinSlots::new(2));
-        let a = slots.take().expect("first slot");
-        let b = slots.take().expect("second slot");
-        assert!(slots.take().is_none());
-        drop(a);
-        let c = slots.take().expect("a slot given back is free again");
-        assert!(slots.take().is_none());
-        drop((b, c));
-        assert_eq!(slots.busy.load(Ordering::SeqCst), 0);
-        // A bound of zero still lets one channel poll.
-        let one = Arc::new(SpinSlots::new(0));
-        let _held = one.take().expect("at least one slot");
-        assert!(one.take().is_none());
+        assert_eq!(ch.spin_slots.busy(), 0);
     }
 
     #[test]
@@ -625,7 +472,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         kernel.send(&request(48, 2)).unwrap();
         assert_eq!(t.join().unwrap(), vec![1, 2]);
-        assert_eq!(slots.busy.load(Ordering::SeqCst), 0);
+        assert_eq!(slots.busy(), 0);
     }
 
     #[test]
@@ -636,14 +483,10 @@ mod tests {
         let slots = ch.spin_slots.clone();
         let t = std::thread::spawn(move || ch.get_request().unwrap().is_none());
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(
-            slots.busy.load(Ordering::SeqCst),
-            1,
-            "the channel should be polling"
-        );
+        assert_eq!(slots.busy(), 1, "the channel should be polling");
         wake.wake().unwrap();
         assert!(t.join().unwrap());
-        assert_eq!(slots.busy.load(Ordering::SeqCst), 0);
+        assert_eq!(slots.busy(), 0);
     }
 
     #[test]

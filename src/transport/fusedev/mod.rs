@@ -22,6 +22,7 @@
 //! `Ok(None)`. [`FuseSession::wake`] makes every channel return `Ok(None)` at once,
 //! whether the connection has ended or not (a lazily detached mount may stay busy).
 
+mod busy_poll;
 mod channel;
 mod mount;
 mod mountinfo;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use log::{debug, error, info};
 
-use super::channel::{FuseChannel, SpinSlots, WakeSignal};
+use super::busy_poll::SpinSlots;
+use super::channel::{FuseChannel, WakeSignal};
 use super::mount::{self, MountMethod, MountOptions};
 use super::FuseDevWriter;
 use crate::api::server::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};

@@ -1,4 +1,8 @@
-//! Process limits for the example daemons.
+//! Setup shared by the example daemons that serve a host directory.
+
+use std::time::Duration;
+
+use fuse_backend_rs::passthrough::{CachePolicy, Config};
 
 /// Raises the soft limit on open files to the hard limit, as file servers usually do:
 /// a passthrough daemon holds descriptors for the files its clients use. Failure only
@@ -13,5 +17,15 @@ pub fn raise_nofile_limit() {
         }
         Ok(_) => {}
         Err(e) => log::warn!("cannot read RLIMIT_NOFILE: {e}"),
+    }
+}
+
+/// Attribute and entry timeouts for `policy`: zero for `Never`, so changes made on the
+/// host show at once (as virtiofsd does), the driver's defaults otherwise.
+pub fn timeouts(policy: CachePolicy) -> (Duration, Duration) {
+    let default = Config::default();
+    match policy {
+        CachePolicy::Never => (Duration::ZERO, Duration::ZERO),
+        _ => (default.attr_timeout, default.entry_timeout),
     }
 }
