@@ -4,14 +4,14 @@
 #   make check    - fmt, clippy -D warnings for every feature combination, cargo-deny
 #   make demo     - mount a temporary directory through the passthrough example
 #   make bench    - criterion benchmarks of the request server
-#   make fuzz     - run the request fuzzer (FUZZ_SECONDS, default 600)
+#   make fuzz     - run each fuzz target (FUZZ_TARGETS) for FUZZ_SECONDS (default 600)
 
 CARGO ?= cargo
 FEATURE_SETS := fusedev virtiofs vhost-user-fs fusedev,virtiofs fusedev,async-io fusedev,persist
 CLIPPY_FLAGS := -D warnings
 
 .PHONY: all build check fmt clippy deny deny-advisories test test-unit test-integration \
-	doc demo bench fuzz deps virtiofs-e2e
+	doc demo bench fuzz deps virtiofs-e2e compat api-diff
 
 all: build
 
@@ -68,8 +68,11 @@ bench:
 	$(CARGO) bench --bench server --features test-utils
 
 FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= server server_ext passthrough
 fuzz:
-	./fuzz/run.sh $(FUZZ_SECONDS)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t"; ./fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; \
+	done
 
 # Debian packages the tests and benchmarks use (run as root).
 deps:
@@ -79,3 +82,27 @@ deps:
 # throwaway QEMU guest that runs tests/scripts/virtiofs-guest-smoke.sh.
 virtiofs-e2e:
 	./scripts/virtiofs-e2e.sh
+
+# Drop-in check: nydus-rafs 0.4.1 and nydus-storage 0.7.2 from crates.io, written against
+# upstream fuse-backend-rs 0.14, built against this crate through [patch.crates-io].
+compat:
+	cd compat/nydus && $(CARGO) build
+	@cd compat/nydus && $(CARGO) tree -i fuse-backend-rs@0.14.1 -e normal >/dev/null \
+		|| { echo "compat: the patch to this crate was not used"; exit 1; }
+
+# Public API diff against upstream 0.14 from rustdoc JSON (nightly JSON output through
+# RUSTC_BOOTSTRAP, same toolchain for both). UPSTREAM is the unpacked upstream crate, e.g.
+# from `cargo download fuse-backend-rs==0.14.0` or ~/.cargo/registry/src/*/; it is built
+# in a copy with the Linux features minus async-io, which is tracked on its own.
+#   make api-diff UPSTREAM=/path/to/fuse-backend-rs-0.14.0
+API_DIFF_DIR ?= target/api-diff
+UPSTREAM_FEATURES ?= fusedev,virtiofs,vhost-user-fs,persist
+api-diff:
+	@test -n "$(UPSTREAM)" || { echo "api-diff: set UPSTREAM=<unpacked upstream crate>"; exit 2; }
+	rm -rf $(API_DIFF_DIR)/upstream && mkdir -p $(API_DIFF_DIR) && cp -r $(UPSTREAM) $(API_DIFF_DIR)/upstream
+	cd $(API_DIFF_DIR)/upstream && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../upstream-target \
+		$(CARGO) rustdoc --lib --no-default-features --features $(UPSTREAM_FEATURES) \
+		-- -Z unstable-options --output-format json
+	RUSTC_BOOTSTRAP=1 $(CARGO) rustdoc --lib --all-features -- -Z unstable-options --output-format json
+	python3 scripts/api-diff.py --exclude-async $(API_DIFF_DIR)/upstream-target/doc/fuse_backend_rs.json \
+		$${CARGO_TARGET_DIR:-target}/doc/fuse_backend_rs.json

@@ -51,27 +51,29 @@ fn enoent<T>() -> io::Result<T> {
 struct Content;
 
 impl FileReadWriteVolatile for Content {
-    fn read_vectored_at_volatile(
-        &mut self,
-        bufs: &[FileVolatileSlice],
-        offset: u64,
-    ) -> io::Result<usize> {
-        let mut off = (offset as usize).min(CONTENT.len());
-        let mut done = 0;
-        for b in bufs {
-            let n = b.len().min(CONTENT.len() - off);
-            // SAFETY: `b` is valid for writes of `b.len()` bytes (FileVolatileSlice's
-            // contract) and `n <= b.len()`; the source is a static slice of at least
-            // `off + n` bytes; the two cannot overlap.
-            unsafe { std::ptr::copy_nonoverlapping(CONTENT[off..].as_ptr(), b.as_ptr(), n) };
-            off += n;
-            done += n;
-        }
-        Ok(done)
+    // The four single-slice methods are all a file type must provide; the vectored ones
+    // the server uses default to one call per slice.
+    fn read_at_volatile(&mut self, buf: FileVolatileSlice, offset: u64) -> io::Result<usize> {
+        let off = usize::try_from(offset).map_or(CONTENT.len(), |o| o.min(CONTENT.len()));
+        let n = buf.len().min(CONTENT.len() - off);
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes (FileVolatileSlice's
+        // contract) and `n <= buf.len()`; the source is a static slice of at least
+        // `off + n` bytes; the two cannot overlap.
+        unsafe { std::ptr::copy_nonoverlapping(CONTENT[off..].as_ptr(), buf.as_ptr(), n) };
+        Ok(n)
     }
 
-    fn write_vectored_at_volatile(&mut self, _: &[FileVolatileSlice], _: u64) -> io::Result<usize> {
+    fn write_at_volatile(&mut self, _: FileVolatileSlice, _: u64) -> io::Result<usize> {
         Err(io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    // No file position: the server only does positioned I/O.
+    fn read_volatile(&mut self, _: FileVolatileSlice) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::ESPIPE))
+    }
+
+    fn write_volatile(&mut self, _: FileVolatileSlice) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::ESPIPE))
     }
 }
 

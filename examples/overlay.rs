@@ -22,9 +22,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use fuse_backend_rs::api::filesystem::Layer;
 use fuse_backend_rs::api::server::Server;
-use fuse_backend_rs::overlayfs::{CachePolicy, Config, OverlayFs};
+use fuse_backend_rs::overlayfs::{CachePolicy, Config, DynLayer, OverlayFs};
 use fuse_backend_rs::passthrough::{self, PassthroughFs};
 use fuse_backend_rs::transport::FuseSession;
 
@@ -168,7 +167,7 @@ fn check_upper_work(upper: &Path, work: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn layer(dir: &Path) -> Result<Arc<dyn Layer>, String> {
+fn layer(dir: &Path) -> Result<Arc<DynLayer>, String> {
     let cfg = passthrough::Config {
         root_dir: dir.to_string_lossy().into_owned(),
         xattr: true,
@@ -177,7 +176,7 @@ fn layer(dir: &Path) -> Result<Arc<dyn Layer>, String> {
         ..Default::default()
     };
     PassthroughFs::<()>::new(cfg)
-        .map(|fs| Arc::new(fs) as Arc<dyn Layer>)
+        .map(|fs| Arc::new(fs) as Arc<DynLayer>)
         .map_err(|e| format!("cannot serve {}: {e}", dir.display()))
 }
 
@@ -257,7 +256,7 @@ fn main() -> ExitCode {
         ..Default::default()
     };
     let upper_layer = if o.readonly { None } else { upper_layer };
-    let fs = match OverlayFs::new(upper_layer, lowers, cfg) {
+    let fs = match OverlayFs::with_layers(upper_layer, lowers, cfg) {
         Ok(fs) => fs,
         Err(e) => return fail(format!("cannot build the overlay: {e}")),
     };

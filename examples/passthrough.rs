@@ -73,9 +73,16 @@ struct Cli {
     /// How inodes are held: file handles keep the number of open fds bounded.
     #[arg(long, value_enum, default_value_t = FileHandles::Auto)]
     inode_file_handles: FileHandles,
-    /// Let other users access the mount.
+    /// Let other users access the mount; the kernel checks their permissions against the
+    /// file modes (`default_permissions`, always on).
     #[arg(long)]
     allow_other: bool,
+    /// Honour set-user-ID and set-group-ID bits on the mount (`suid`; default `nosuid`).
+    #[arg(long)]
+    suid: bool,
+    /// Let device nodes on the mount be opened as devices (`dev`; default `nodev`).
+    #[arg(long)]
+    dev: bool,
     /// Filesystem name shown in /proc/mounts.
     #[arg(long, default_value = "passthrough")]
     fsname: String,
@@ -242,6 +249,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
     session.set_allow_other(cli.allow_other);
+    session.set_suid(cli.suid);
+    session.set_dev(cli.dev);
     session.set_busy_poll(std::time::Duration::from_micros(cli.busy_poll_us));
     if let Err(e) = session.mount() {
         return fail(format!("mount failed: {e}"));

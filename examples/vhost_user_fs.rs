@@ -20,7 +20,6 @@ mod host_dir;
 
 use std::cell::Cell;
 use std::io;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,10 +30,9 @@ use clap::{Parser, ValueEnum};
 use fuse_backend_rs::abi::fuse_abi::{InHeader, OutHeader};
 use fuse_backend_rs::api::server::{MetricsHook, Server};
 use fuse_backend_rs::passthrough::{CachePolicy, Config, PassthroughFs};
-use fuse_backend_rs::transport::{reader_writer_from_descriptor_chain, FsCacheReqHandler};
+use fuse_backend_rs::transport::{reader_writer_from_descriptor_chain, ReplySink};
 use log::{debug, error, info, warn};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
-use vhost::vhost_user::Backend;
 use vhost_user_backend::{VhostUserBackend, VhostUserDaemon, VringMutex, VringT};
 use virtio_bindings::bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::bindings::virtio_ring::{
@@ -129,36 +127,113 @@ impl MetricsHook for ReplyLen {
     }
 }
 
-/// Serves one descriptor chain; returns the bytes written to its writable part.
+/// Who completes a chain: the thread that served it, or, for a request the server answers
+/// late (a lock wait), the thread that sends the reply. Exactly one of them does.
+#[derive(Default)]
+struct Completion(Mutex<Done>);
+
+#[derive(Default)]
+enum Done {
+    /// `handle_message` is still running.
+    #[default]
+    Serving,
+    /// The late reply came before `handle_message` returned: the server thread completes.
+    LateSent(u32),
+    /// `handle_message` returned and left the reply to the late sender.
+    Deferred,
+}
+
+/// The late reply of one chain: writes it into the chain's writable descriptors, then puts
+/// the chain on the used ring (unless the serving thread still will).
+struct LateChainReply {
+    mem: Arc<GuestMem>,
+    chain: DescriptorChain<Arc<GuestMem>>,
+    vring: Vring,
+    event_idx: bool,
+    completion: Arc<Completion>,
+}
+
+impl ReplySink for LateChainReply {
+    fn send(self: Box<Self>, reply: &[u8]) -> io::Result<()> {
+        let LateChainReply {
+            mem,
+            chain,
+            vring,
+            event_idx,
+            completion,
+        } = *self;
+        let head = chain.head_index();
+        // The chain was checked when it was served; a guest that changed it since gets its
+        // reply wherever its table now points, never outside its memory.
+        let len = match reader_writer_from_descriptor_chain::<_, _, ()>(&*mem, chain) {
+            Ok((_, mut w)) => io::Write::write(&mut w, reply).map_or(0, |n| n as u32),
+            Err(e) => {
+                debug!("descriptor chain {head}: late reply: {e}");
+                0
+            }
+        };
+        let mut done = completion.0.lock().unwrap_or_else(|p| p.into_inner());
+        match *done {
+            Done::Serving => *done = Done::LateSent(len),
+            Done::Deferred => {
+                drop(done);
+                complete(&vring, head, len, event_idx);
+            }
+            Done::LateSent(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Serves one descriptor chain; returns the bytes written to its writable part, or `None`
+/// when the reply comes later (and completes the chain itself).
 ///
 /// Never fails: a malformed chain or request is logged (at debug level, the guest
 /// controls it) and given back with what was written, possibly 0 bytes, so the queue
 /// keeps moving.
-fn serve_chain<D>(
+fn serve_chain(
     server: &FsServer,
-    mem: &GuestMem,
-    chain: DescriptorChain<D>,
-    cache_req: Option<&mut Backend>,
-) -> u32
-where
-    D: Deref<Target = GuestMem>,
-{
+    mem: &Arc<GuestMem>,
+    chain: DescriptorChain<Arc<GuestMem>>,
+    vring: &Vring,
+    event_idx: bool,
+) -> Option<u32> {
     let head = chain.head_index();
-    let (reader, writer) = match reader_writer_from_descriptor_chain(mem, chain) {
+    let late_chain = chain.clone();
+    let (reader, mut writer) = match reader_writer_from_descriptor_chain(&**mem, chain) {
         Ok(rw) => rw,
         Err(e) => {
             debug!("descriptor chain {head}: {e}");
-            return 0;
+            return Some(0);
         }
     };
+    let completion = Arc::new(Completion::default());
+    writer.set_late_reply(Box::new(LateChainReply {
+        mem: mem.clone(),
+        chain: late_chain,
+        vring: vring.clone(),
+        event_idx,
+        completion: completion.clone(),
+    }));
     let hook = ReplyLen(Cell::new(0));
-    let vu_req = cache_req.map(|b| b as &mut dyn FsCacheReqHandler);
-    match server.handle_message(reader, writer, vu_req, Some(&hook)) {
+    // No DAX window: SETUPMAPPING/REMOVEMAPPING get ENOSYS (see `protocol_features`).
+    let len = match server.handle_message(reader, writer, None, Some(&hook)) {
         Ok(n) => n as u32,
         Err(e) => {
             debug!("descriptor chain {head}: {e}");
             hook.0.get()
         }
+    };
+    // The writer (and the late sink, unless the server kept it) is gone now.
+    let mut done = completion.0.lock().unwrap_or_else(|p| p.into_inner());
+    match *done {
+        Done::LateSent(late) => Some(late),
+        // Only the server can still hold the sink: it answers later.
+        Done::Serving if Arc::strong_count(&completion) > 1 => {
+            *done = Done::Deferred;
+            None
+        }
+        _ => Some(len),
     }
 }
 
@@ -223,8 +298,6 @@ struct FsBackend {
     server: Arc<FsServer>,
     mem: RwLock<AtomicMem>,
     event_idx: AtomicBool,
-    /// The backend request channel (DAX map/unmap), once the frontend sent it.
-    cache_req: RwLock<Option<Backend>>,
     pool: Option<Pool>,
 }
 
@@ -263,13 +336,14 @@ impl FsBackend {
             let Some(chain) = chain else { break };
             count += 1;
             let head = chain.head_index();
-            let mut cache_req = self.cache_req.read().ok().and_then(|b| b.clone());
             match &self.pool {
                 None => {
-                    let len = serve_chain(&self.server, mem, chain, cache_req.as_mut());
-                    if let Err(e) = vring.add_used(head, len) {
-                        // The used ring lives in guest memory: a guest can make this fail.
-                        debug!("failed to return descriptor {head} to the used ring: {e}");
+                    let served = serve_chain(&self.server, mem, chain, vring, event_idx);
+                    if let Some(len) = served {
+                        if let Err(e) = vring.add_used(head, len) {
+                            // The used ring lives in guest memory: a guest can make this fail.
+                            debug!("failed to return descriptor {head} to the used ring: {e}");
+                        }
                     }
                 }
                 Some(pool) => {
@@ -277,8 +351,10 @@ impl FsBackend {
                     let vring = vring.clone();
                     let mem = mem.clone();
                     pool.submit(Box::new(move || {
-                        let len = serve_chain(&server, &mem, chain, cache_req.as_mut());
-                        complete(&vring, head, len, event_idx);
+                        let served = serve_chain(&server, &mem, chain, &vring, event_idx);
+                        if let Some(len) = served {
+                            complete(&vring, head, len, event_idx);
+                        }
                     }));
                 }
             }
@@ -307,9 +383,9 @@ impl VhostUserBackend for FsBackend {
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
+        // No backend request channel: the only use this daemon would have for it is the
+        // DAX window, whose SHMEM_MAP request vhost 0.15 cannot send.
         VhostUserProtocolFeatures::MQ
-            | VhostUserProtocolFeatures::BACKEND_REQ
-            | VhostUserProtocolFeatures::BACKEND_SEND_FD
             | VhostUserProtocolFeatures::REPLY_ACK
             | VhostUserProtocolFeatures::CONFIGURE_MEM_SLOTS
     }
@@ -325,12 +401,6 @@ impl VhostUserBackend for FsBackend {
             .map_err(|_| io::Error::other("lock poisoned"))?;
         *cur = mem;
         Ok(())
-    }
-
-    fn set_backend_req_fd(&self, backend: Backend) {
-        if let Ok(mut b) = self.cache_req.write() {
-            *b = Some(backend);
-        }
     }
 
     fn exit_event(&self, _thread_index: usize) -> Option<(EventConsumer, EventNotifier)> {
@@ -467,7 +537,6 @@ fn main() -> ExitCode {
         server: Arc::new(Server::new(fs)),
         mem: RwLock::new(mem.clone()),
         event_idx: AtomicBool::new(false),
-        cache_req: RwLock::new(None),
         pool,
     });
     let mut daemon = match VhostUserDaemon::new("vhost-user-fs".into(), backend, mem) {

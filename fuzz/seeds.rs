@@ -1,11 +1,15 @@
 //! Writes the seed corpus of both fuzz targets: one valid request per opcode (and a few
-//! variants reaching deeper paths) into `corpus/server/` and `corpus/server_ext/`.
+//! variants reaching deeper paths) into `corpus/server/` and `corpus/server_ext/`; for the
+//! passthrough target, requests on the real inodes of its scratch tree into
+//! `corpus/passthrough/`.
 //!
 //! Run with `cargo test --test seeds` from `fuzz/` (`run.sh` does it). Each seed is also
 //! served once here, so a seed that trips a check fails this test instead of the fuzzer.
 
 #[path = "fuzz_targets/common.rs"]
 mod common;
+#[path = "fuzz_targets/scratch.rs"]
+mod scratch;
 
 use std::path::PathBuf;
 
@@ -25,8 +29,26 @@ fn write_corpus(target: &str, ext: bool) {
     }
 }
 
+/// The passthrough seeds, served on the target's own world (which checks the canary).
+fn write_passthrough_corpus() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/passthrough");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut world = scratch::world();
+    for (name, bytes) in scratch::seed_requests(&world.ids) {
+        world.reset();
+        world.fuzz_one(&bytes);
+        std::fs::write(dir.join(format!("seed-{name}")), &bytes).unwrap();
+    }
+    // The check is not vacuous: a mode change of one canary file is caught.
+    let file = world.canary_dir().join("file");
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.check_canary()));
+    assert!(caught.is_err(), "canary change not detected");
+}
+
 #[test]
 fn seed_corpus() {
     write_corpus("server", false);
     write_corpus("server_ext", true);
+    write_passthrough_corpus();
 }

@@ -10,6 +10,7 @@ command -v stress-ng >/dev/null || need+=(stress-ng)
 command -v setfattr >/dev/null || need+=(attr)
 command -v setfacl >/dev/null || need+=(acl)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v cmake >/dev/null || need+=(cmake)  # libz-sys, for the compat/ downstream build
 [ -e /usr/include/fuse3/fuse_lowlevel.h ] || need+=(libfuse3-dev)
 if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

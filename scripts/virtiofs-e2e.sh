@@ -72,7 +72,7 @@ log "daemon $pid listening on $sock"
 rc=0
 # shellcheck disable=SC2086  # VFG_ARGS is a list of words
 "$guest" --socket "$sock" --tag e2efs --test "$root/tests/scripts/virtiofs-guest-smoke.sh" \
-    --bin setfattr --bin getfattr --mem 1G --timeout 600 --log "$work/console.log" \
+    --bin setfattr --bin getfattr --bin flock --mem 1G --timeout 600 --log "$work/console.log" \
     ${VFG_ARGS:-} -- --mb "$mb" | tee "$work/guest.out" || rc=$?
 [ $rc -eq 0 ] || die "guest test failed (status $rc)"
 grep -q '^RESULT .* 0 failed$' "$work/guest.out" || die "guest printed no clean RESULT line"

@@ -9,6 +9,7 @@
 //! the raw system call on purpose: glibc's wrappers broadcast the change to every thread of
 //! the process, which would let one request's credentials leak into other requests.
 
+use crate::errno::err;
 use std::ffi::CStr;
 use std::io;
 use std::mem::MaybeUninit;
@@ -190,7 +191,7 @@ pub(crate) fn open_by_handle_at(
     flags: libc::c_int,
 ) -> io::Result<OwnedFd> {
     if handle.len() > libc::MAX_HANDLE_SZ as usize {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        return Err(err(libc::EINVAL));
     }
     let mut fh = RawFileHandle {
         handle_bytes: handle.len() as libc::c_uint,
@@ -556,7 +557,7 @@ pub(crate) fn fcntl_ofd_lock(
     lock: &mut libc::flock64,
 ) -> io::Result<()> {
     if ![libc::F_OFD_GETLK, libc::F_OFD_SETLK, libc::F_OFD_SETLKW].contains(&cmd) {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        return Err(err(libc::EINVAL));
     }
     // SAFETY: `cmd` is a lock command, for which the third argument is a pointer to a
     // `flock64` that is valid for reads and writes during the call.

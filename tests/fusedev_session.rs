@@ -273,9 +273,7 @@ fn service_loop(server: &Server<HelloFs>, mut ch: FuseChannel) -> usize {
     let mut served = 0;
     while let Some((reader, writer)) = ch.get_request().expect("get_request failed") {
         served += 1;
-        // `writer.into()` is how fuse-backend-rs users hand the writer over; it must keep
-        // compiling even though the conversion is the identity here.
-        #[allow(clippy::useless_conversion)]
+        // `writer.into()` is how fuse-backend-rs users hand the writer over.
         let res = server.handle_message(reader, writer.into(), None, None);
         // The reply could not be sent: the connection is gone.
         if let Err(fuse_backend_rs::Error::EncodeMessage(_)) = res {
@@ -607,4 +605,77 @@ fn unprivileged_child(mnt: &Path) {
     assert!(served >= 2);
     // Nothing left to unmount: a second umount is fine through the helper too.
     session.umount().unwrap();
+}
+
+/// The mount options of the FUSE mount at `path`: the per-mount ones and the
+/// filesystem's own (`default_permissions`, `allow_other`), as mountinfo shows them.
+fn mount_options(path: &Path) -> Option<(String, String)> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let want = path.to_string_lossy();
+    table.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut l = left.split(' ');
+        if l.nth(4)? != want {
+            return None;
+        }
+        let per_mount = l.next()?.to_string();
+        let super_opts = right.split(' ').nth(2)?.to_string();
+        Some((per_mount, super_opts))
+    })
+}
+
+/// A library user who only asks for `allow_other` gets `default_permissions` too, so
+/// other users cannot act with the daemon's rights; turning the kernel's checks off with
+/// `allow_other` is refused unless the filesystem says it checks permissions itself.
+#[test]
+fn allow_other_never_mounts_without_permission_checks() {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/dev/fuse").exists() {
+        if in_ci() {
+            panic!("cannot run under CI=true: needs root and /dev/fuse");
+        }
+        eprintln!("skipping: needs root and /dev/fuse");
+        return;
+    }
+    let dir = TempDir::new_with_prefix("/tmp/fusedev-it").unwrap();
+    let mut se = FuseSession::new(dir.as_path(), "perm-test", "", false).unwrap();
+    se.set_allow_other(true);
+    se.mount().unwrap();
+    let (per_mount, super_opts) = mount_options(se.mountpoint()).expect("mounted");
+    se.umount().unwrap();
+    let opts: Vec<&str> = super_opts.split(',').collect();
+    assert!(opts.contains(&"allow_other"), "{super_opts}");
+    assert!(opts.contains(&"default_permissions"), "{super_opts}");
+    let flags: Vec<&str> = per_mount.split(',').collect();
+    assert!(
+        flags.contains(&"nosuid") && flags.contains(&"nodev"),
+        "{per_mount}"
+    );
+
+    let mut se = FuseSession::new(dir.as_path(), "perm-test", "", false).unwrap();
+    se.set_allow_other(true);
+    se.set_default_permissions(false);
+    match se.mount() {
+        Err(Error::Mount { source, .. }) => {
+            assert_eq!(source.kind(), io::ErrorKind::InvalidInput, "{source}")
+        }
+        other => panic!("allow_other without checks gave {:?}", other.map(|_| ())),
+    }
+    assert!(!is_mounted(se.mountpoint()));
+
+    // A filesystem that checks permissions itself may have it, and may ask for suid/dev.
+    se.set_fs_checks_permissions(true);
+    se.set_suid(true);
+    se.set_dev(true);
+    se.mount().unwrap();
+    let (per_mount, super_opts) = mount_options(se.mountpoint()).expect("mounted");
+    se.umount().unwrap();
+    assert!(
+        !super_opts.split(',').any(|o| o == "default_permissions"),
+        "{super_opts}"
+    );
+    let flags: Vec<&str> = per_mount.split(',').collect();
+    assert!(
+        !flags.contains(&"nosuid") && !flags.contains(&"nodev"),
+        "{per_mount}"
+    );
 }

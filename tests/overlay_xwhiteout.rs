@@ -25,11 +25,11 @@ use fuse_backend_rs::api::filesystem::{
     Context, CreateIn, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, Layer, ListxattrReply,
     OpenOptions, SetattrValid, ZeroCopyReader, ZeroCopyWriter,
 };
-use fuse_backend_rs::overlayfs::{Config, OverlayFs};
+use fuse_backend_rs::overlayfs::{Config, DynLayer, OverlayFs};
 use vmm_sys_util::tempdir::TempDir;
 
 /// A layer that refuses what needs privilege: character devices and `RENAME_WHITEOUT`.
-struct Unprivileged(Arc<dyn Layer>);
+struct Unprivileged(Arc<DynLayer>);
 
 fn eperm<T>() -> io::Result<T> {
     Err(io::Error::from_raw_os_error(libc::EPERM))
@@ -257,8 +257,8 @@ fn attribute_whiteouts_are_read_by_the_kernel() {
         work: l.work.to_string_lossy().into_owned(),
         ..Default::default()
     };
-    let upper: Arc<dyn Layer> = Arc::new(Unprivileged(layer(&l.upper, false)));
-    let fs = OverlayFs::new(Some(upper), vec![layer(low, false)], cfg).expect("overlay");
+    let upper: Arc<DynLayer> = Arc::new(Unprivileged(layer(&l.upper, false)));
+    let fs = OverlayFs::with_layers(Some(upper), vec![layer(low, false)], cfg).expect("overlay");
     let mut ours = match FuseOverlay::serve(fs, &l.mnt, false) {
         Ok(m) => m,
         Err(e) => return cannot_run(e),

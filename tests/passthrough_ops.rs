@@ -100,7 +100,7 @@ fn passthrough_public_api_roundtrip() {
         flags: libc::O_RDWR as u32,
         mode: libc::S_IFREG | 0o644,
         umask: 0o022,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     let (e, h, _, _) = fs.create(&ctx, ROOT_ID, &cs("hello"), args).unwrap();
     let h = h.unwrap();

@@ -29,7 +29,7 @@ fn service_loop<F: FileSystem + Sync>(server: &Server<F>, mut ch: FuseChannel) {
                 return;
             }
         };
-        match server.handle_message(reader, writer, None, None) {
+        match server.handle_message(reader, writer.into(), None, None) {
             Ok(_) => {}
             Err(fuse_backend_rs::Error::EncodeMessage(e))
                 if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EBADF)) =>

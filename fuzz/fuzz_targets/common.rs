@@ -8,16 +8,16 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use fuse_backend_rs::abi::fuse_abi::{
-    AccessIn, BatchForgetIn, BmapIn, CopyFileRangeIn, CreateIn, ExtHeader, FallocateIn, FileLock,
-    FlushIn, ForgetIn, ForgetOne, FsOptions, FsyncIn, GetattrIn, GetxattrIn, InterruptIn, IoctlIn,
-    LinkIn, LkIn, LseekIn, MkdirIn, MknodIn, Opcode, OpenIn, OpenOptions, PollIn, ReadIn,
-    ReleaseIn, Rename2In, RenameIn, SetattrIn, SetattrValid, SetxattrIn, StatxIn, SuppGroups,
+    AccessIn, BatchForgetIn, BmapIn, CopyFileRangeIn, CreateIn, ExtHeader, FallocateIn, FlushIn,
+    ForgetIn, ForgetOne, FsOptions, FsyncIn, GetattrIn, GetxattrIn, InterruptIn, IoctlIn, LinkIn,
+    LkIn, LseekIn, MkdirIn, MknodIn, Opcode, OpenIn, OpenOptions, PollIn, ReadIn, ReleaseIn,
+    Rename2In, RenameIn, SetattrIn, SetattrValid, SetxattrIn, SetxattrInExt, StatxIn, SuppGroups,
     SyncfsIn, WriteIn, FUSE_EXT_GROUPS,
 };
 use fuse_backend_rs::abi::virtio_fs::{RemovemappingIn, RemovemappingOne, SetupmappingIn};
 use fuse_backend_rs::api::filesystem::{
-    Context, DirEntry, Entry, FileSystem, GetxattrReply, IoctlData, ListxattrReply, ZeroCopyReader,
-    ZeroCopyWriter,
+    Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
+    ZeroCopyReader, ZeroCopyWriter,
 };
 use fuse_backend_rs::api::server::testing::{init_request, serve, RequestBuilder};
 use fuse_backend_rs::api::server::Server;
@@ -31,6 +31,23 @@ const FILE_LEN: usize = 64 * 1024;
 struct PatternFile;
 
 impl FileReadWriteVolatile for PatternFile {
+    // No file position: only positioned I/O, which is all the server does.
+    fn read_volatile(&mut self, _slice: FileVolatileSlice) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::ESPIPE))
+    }
+
+    fn write_volatile(&mut self, _slice: FileVolatileSlice) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::ESPIPE))
+    }
+
+    fn read_at_volatile(&mut self, slice: FileVolatileSlice, offset: u64) -> io::Result<usize> {
+        self.read_vectored_at_volatile(&[slice], offset)
+    }
+
+    fn write_at_volatile(&mut self, slice: FileVolatileSlice, offset: u64) -> io::Result<usize> {
+        self.write_vectored_at_volatile(&[slice], offset)
+    }
+
     fn read_vectored_at_volatile(
         &mut self,
         bufs: &[FileVolatileSlice],
@@ -248,7 +265,7 @@ impl FileSystem for MemFs {
         _: Option<u64>,
         _: u32,
     ) -> io::Result<usize> {
-        w.write_all_from(&mut PatternFile, size as usize, offset)
+        w.write_up_to_from(&mut PatternFile, size as usize, offset)
     }
 
     fn write(
@@ -384,7 +401,7 @@ impl FileSystem for MemFs {
         Ok(block)
     }
 
-    fn ioctl(
+    fn ioctl_with_arg(
         &self,
         _: &Context,
         _: u64,
@@ -392,13 +409,13 @@ impl FileSystem for MemFs {
         _: u32,
         cmd: u32,
         _: u64,
-        data: IoctlData,
+        data: &[u8],
         _: u32,
-    ) -> io::Result<IoctlData> {
+    ) -> io::Result<IoctlReply> {
         // Echo the input: longer than `out_size` exercises the EOVERFLOW path.
-        Ok(IoctlData {
+        Ok(IoctlReply {
             result: cmd as i32,
-            data: data.data,
+            data: data.to_vec(),
         })
     }
 
@@ -459,7 +476,7 @@ fn initialized(flags: u64) -> Server<MemFs> {
     server
 }
 
-fn reinit(server: &Server<MemFs>, flags: u64) {
+fn reinit<F: FileSystem + Sync>(server: &Server<F>, flags: u64) {
     let (res, reply) = serve(server, &init_request(45, flags));
     res.expect("INIT failed");
     assert_eq!(reply.error(), 0);
@@ -493,7 +510,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 ///
 /// INIT and DESTROY change the session; the server is put back into its INITed state
 /// after them so every input starts from the same state.
-pub fn fuzz_one(server: &Server<MemFs>, flags: u64, data: &[u8]) {
+pub fn fuzz_one<F: FileSystem + Sync>(server: &Server<F>, flags: u64, data: &[u8]) {
     let (res, reply) = serve(server, data);
     let opcode = u32_at(data, 4);
     if !reply.is_empty() {
@@ -630,13 +647,16 @@ fn sample(op: Opcode, ext: bool) -> Vec<u8> {
         Opcode::Release | Opcode::Releasedir => b.arg(ReleaseIn::default()),
         Opcode::Fsync | Opcode::Fsyncdir => b.arg(FsyncIn::default()),
         Opcode::Setxattr if ext => b
-            .arg(SetxattrIn {
+            .arg(SetxattrInExt {
                 size: 3,
                 ..Default::default()
             })
             .name("user.a")
             .bytes(b"abc"),
-        Opcode::Setxattr => b.arg([3u32, 0]).name("user.a").bytes(b"abc"),
+        Opcode::Setxattr => b
+            .arg(SetxattrIn { size: 3, flags: 0 })
+            .name("user.a")
+            .bytes(b"abc"),
         Opcode::Getxattr => b
             .arg(GetxattrIn {
                 size: 64,
@@ -674,6 +694,8 @@ fn sample(op: Opcode, ext: bool) -> Vec<u8> {
         Opcode::Syncfs => b.arg(SyncfsIn::default()),
         Opcode::Statx => b.arg(StatxIn::default()),
         Opcode::CuseInit => b.arg([7u32, 45, 0, 0]),
+        // Names of reserved or unknown values, not operations: a bare header.
+        Opcode::CuseInitBswapReserved | Opcode::InitBswapReserved | Opcode::MaxOpcode => b,
     };
     b.build()
 }

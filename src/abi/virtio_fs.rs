@@ -6,12 +6,14 @@
 //! ranges. Offsets must be aligned to `1 << InitOut::map_alignment` when
 //! `FsOptions::MAP_ALIGNMENT` was negotiated.
 
-use super::fuse_abi::{FUSE_SETUPMAPPING_FLAG_READ, FUSE_SETUPMAPPING_FLAG_WRITE};
+use super::fuse_abi::{
+    from_bits_unchecked, FUSE_SETUPMAPPING_FLAG_READ, FUSE_SETUPMAPPING_FLAG_WRITE,
+};
 use super::wire;
 
 bitflags::bitflags! {
     /// `FUSE_SETUPMAPPING_FLAG_*`: flags in [`SetupmappingIn::flags`].
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
     pub struct SetupmappingFlags: u64 {
         /// FUSE_SETUPMAPPING_FLAG_WRITE: map the range writable.
         const WRITE = FUSE_SETUPMAPPING_FLAG_WRITE;
@@ -19,6 +21,8 @@ bitflags::bitflags! {
         const READ = FUSE_SETUPMAPPING_FLAG_READ;
     }
 }
+
+from_bits_unchecked!(SetupmappingFlags: u64);
 
 /// `struct fuse_setupmapping_in`: argument of FUSE_SETUPMAPPING (since 7.31).
 #[repr(C)]

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::abi::fuse_abi::ROOT_ID;
 use crate::api::filesystem::{DirEntry, Entry};
+use crate::errno::err;
 
 /// How long the kernel may cache pseudo entries: they change only on mount/umount, which
 /// invalidates them explicitly.
@@ -36,6 +37,16 @@ struct Tree {
     next_ino: u64,
 }
 
+/// One node of a saved tree (see `PseudoFs::snapshot`).
+#[cfg(feature = "persist")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SavedNode {
+    pub ino: u64,
+    pub parent: u64,
+    pub name: CString,
+    pub mount: Option<u8>,
+}
+
 /// The pseudo directory tree. Only mount/umount write it; requests read it.
 #[derive(Debug)]
 pub struct PseudoFs {
@@ -52,7 +63,7 @@ pub enum PseudoChild {
 }
 
 fn poisoned<T>(_: T) -> io::Error {
-    io::Error::from_raw_os_error(libc::EIO)
+    err(libc::EIO)
 }
 
 impl Default for PseudoFs {
@@ -111,12 +122,9 @@ impl PseudoFs {
                 }
             };
         }
-        let node = t
-            .nodes
-            .get_mut(&cur)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EIO))?;
+        let node = t.nodes.get_mut(&cur).ok_or_else(|| err(libc::EIO))?;
         if node.mount.is_some() {
-            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+            return Err(err(libc::EEXIST));
         }
         node.mount = Some(idx);
         Ok(cur)
@@ -132,16 +140,10 @@ impl PseudoFs {
                 .nodes
                 .get(&cur)
                 .and_then(|n| n.children.get(c).copied())
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+                .ok_or_else(|| err(libc::ENOENT))?;
         }
-        let node = t
-            .nodes
-            .get_mut(&cur)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
-        let idx = node
-            .mount
-            .take()
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let node = t.nodes.get_mut(&cur).ok_or_else(|| err(libc::ENOENT))?;
+        let idx = node.mount.take().ok_or_else(|| err(libc::EINVAL))?;
         let parent = node.parent;
         // Prune upwards: a node with no children and no mount is not needed.
         let mut ino = cur;
@@ -176,17 +178,11 @@ impl PseudoFs {
     /// Looks up `name` in pseudo directory `parent`.
     pub fn lookup(&self, parent: u64, name: &CStr) -> io::Result<PseudoChild> {
         let t = self.tree.read().map_err(poisoned)?;
-        let node = t
-            .nodes
-            .get(&parent)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        let node = t.nodes.get(&parent).ok_or_else(|| err(libc::ENOENT))?;
         let child = match name.to_bytes() {
             b"." => parent,
             b".." => node.parent,
-            _ => *node
-                .children
-                .get(name)
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?,
+            _ => *node.children.get(name).ok_or_else(|| err(libc::ENOENT))?,
         };
         match t.nodes.get(&child).and_then(|n| n.mount) {
             Some(idx) => Ok(PseudoChild::Mount(idx)),
@@ -200,16 +196,13 @@ impl PseudoFs {
         t.nodes
             .get(&ino)
             .map(|n| n.parent)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+            .ok_or_else(|| err(libc::ENOENT))
     }
 
     /// Attributes of pseudo directory `ino`: a read-only directory owned by root.
     pub fn getattr(&self, ino: u64) -> io::Result<(libc::stat64, Duration)> {
         let t = self.tree.read().map_err(poisoned)?;
-        let node = t
-            .nodes
-            .get(&ino)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        let node = t.nodes.get(&ino).ok_or_else(|| err(libc::ENOENT))?;
         Ok((dir_attr(ino, 2 + node.children.len() as u64), PSEUDO_TTL))
     }
 
@@ -237,10 +230,7 @@ impl PseudoFs {
     ) -> io::Result<()> {
         let (parent, mut children) = {
             let t = self.tree.read().map_err(poisoned)?;
-            let node = t
-                .nodes
-                .get(&ino)
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+            let node = t.nodes.get(&ino).ok_or_else(|| err(libc::ENOENT))?;
             let children: Vec<(CString, PseudoChild)> = node
                 .children
                 .iter()
@@ -281,6 +271,96 @@ fn dir_attr(ino: u64, nlink: u64) -> libc::stat64 {
     st.st_nlink = nlink;
     st.st_blksize = 4096;
     st
+}
+
+/// Saving and restoring the tree, for [`Vfs`](super::vfs::Vfs) persistence.
+#[cfg(feature = "persist")]
+impl PseudoFs {
+    /// Every node (root included) and the next inode number, for saving the tree.
+    pub(crate) fn snapshot(&self) -> io::Result<(u64, Vec<SavedNode>)> {
+        let t = self.tree.read().map_err(poisoned)?;
+        let mut nodes: Vec<SavedNode> = t
+            .nodes
+            .iter()
+            .map(|(&ino, n)| SavedNode {
+                ino,
+                parent: n.parent,
+                name: n.name.clone(),
+                mount: n.mount,
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.ino);
+        Ok((t.next_ino, nodes))
+    }
+
+    /// Replaces the tree with saved nodes. Fails with EINVAL, leaving the tree as it was,
+    /// unless the nodes form a tree under [`ROOT_ID`]: one root, unique inodes below
+    /// `next_ino`, every other node's parent present and its name unique there and a
+    /// valid path component.
+    pub(crate) fn restore(&self, next_ino: u64, saved: Vec<SavedNode>) -> io::Result<()> {
+        let mut nodes: HashMap<u64, Node> = HashMap::with_capacity(saved.len());
+        for n in &saved {
+            if n.ino == 0 || n.ino >= next_ino || nodes.contains_key(&n.ino) {
+                return Err(err(libc::EINVAL));
+            }
+            if n.ino == ROOT_ID {
+                if n.parent != ROOT_ID || !n.name.is_empty() {
+                    return Err(err(libc::EINVAL));
+                }
+            } else {
+                crate::api::vfs::validate_path_component(&n.name)?;
+            }
+            nodes.insert(
+                n.ino,
+                Node {
+                    parent: n.parent,
+                    name: n.name.clone(),
+                    children: HashMap::new(),
+                    mount: n.mount,
+                },
+            );
+        }
+        if !nodes.contains_key(&ROOT_ID) {
+            return Err(err(libc::EINVAL));
+        }
+        for n in saved.iter().filter(|n| n.ino != ROOT_ID) {
+            let p = nodes.get_mut(&n.parent).ok_or_else(|| err(libc::EINVAL))?;
+            if p.children.insert(n.name.clone(), n.ino).is_some() {
+                return Err(err(libc::EINVAL));
+            }
+        }
+        // Every node must reach the root (no cycles among non-root nodes).
+        for &start in nodes.keys() {
+            let (mut cur, mut steps) = (start, 0usize);
+            while cur != ROOT_ID {
+                cur = nodes[&cur].parent;
+                steps += 1;
+                if steps > nodes.len() {
+                    return Err(err(libc::EINVAL));
+                }
+            }
+        }
+        let mut t = self.tree.write().map_err(poisoned)?;
+        *t = Tree { nodes, next_ino };
+        Ok(())
+    }
+
+    /// The absolute path of pseudo directory `ino` ("/" for the root).
+    pub(crate) fn path_of(&self, ino: u64) -> Option<String> {
+        let t = self.tree.read().ok()?;
+        let mut parts = Vec::new();
+        let mut cur = ino;
+        while cur != ROOT_ID {
+            let n = t.nodes.get(&cur)?;
+            parts.push(n.name.to_str().ok()?.to_string());
+            cur = n.parent;
+            if parts.len() > t.nodes.len() {
+                return None;
+            }
+        }
+        parts.reverse();
+        Some(format!("/{}", parts.join("/")))
+    }
 }
 
 #[cfg(test)]

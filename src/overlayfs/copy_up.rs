@@ -33,11 +33,12 @@ use log::debug;
 
 use super::inode::{OverlayInode, RealInode};
 use super::layer_ops::{
-    adopt, errno, is_whiteout, layer_lookup, set_xattr, BufSink, BufSource, LayerFile,
+    adopt, is_whiteout, layer_lookup, set_xattr, BufSink, BufSource, LayerFile,
 };
 use super::lookup::{index_name, origin_value};
 use super::{ctx, OverlayFs};
 use crate::api::filesystem::{CreateIn, Entry, GetxattrReply, ListxattrReply, SetattrValid};
+use crate::errno::err;
 
 /// Bytes moved per read/write during a data copy.
 const COPY_CHUNK: usize = 1 << 20;
@@ -73,11 +74,11 @@ impl OverlayFs {
         }
         let (parent, name) = match alias {
             Some((p, n)) => (p.clone(), n.to_owned()),
-            None => node.alias().ok_or_else(|| errno(libc::ENOENT))?,
+            None => node.alias().ok_or_else(|| err(libc::ENOENT))?,
         };
         self.copy_up_dir(&parent)?;
         let _op = node.lock_op();
-        let pu = parent.upper().ok_or_else(|| errno(libc::EIO))?;
+        let pu = parent.upper().ok_or_else(|| err(libc::EIO))?;
         let (upper, lower, indexed) = {
             let s = node.read();
             (s.upper.clone(), s.lowers.first().cloned(), s.indexed)
@@ -89,7 +90,7 @@ impl OverlayFs {
                 Ok(())
             };
         }
-        let lower = lower.ok_or_else(|| errno(libc::ESTALE))?;
+        let lower = lower.ok_or_else(|| err(libc::ESTALE))?;
         let st = lower.stat()?;
         let old_key = node.key();
         // Another node for the same file (one the store had let go of) may have copied
@@ -102,7 +103,7 @@ impl OverlayFs {
                 self.inodes.rekey(node, old_key, key);
                 return Ok(());
             }
-            return Err(errno(libc::EEXIST));
+            return Err(err(libc::EEXIST));
         }
         let up = self.upper_layer()?;
         let work = self.workdirs()?;
@@ -126,7 +127,7 @@ impl OverlayFs {
             let tmp = self.build_copy(&lower, &st, data, Some(delta))?;
             self.move_from_work(&tmp, &work.index, &key)?;
             let idx = layer_lookup(&work.index, &key)?
-                .ok_or_else(|| errno(libc::EIO))?
+                .ok_or_else(|| err(libc::EIO))?
                 .0;
             let e = up.link(&ctx(), idx.ino, pu.ino, &name)?;
             drop(adopt(&pu, e));
@@ -135,7 +136,7 @@ impl OverlayFs {
         } else {
             let tmp = self.build_copy(&lower, &st, data, None)?;
             self.move_from_work(&tmp, &pu, &name)?;
-            let (ri, ust) = layer_lookup(&pu, &name)?.ok_or_else(|| errno(libc::EIO))?;
+            let (ri, ust) = layer_lookup(&pu, &name)?.ok_or_else(|| err(libc::EIO))?;
             if st.st_nlink > 1 {
                 // Split from the lower file's other names: it is a file of its own now.
                 node.set_st_ino(self.map_ino(ri.idx, ust.st_ino));
@@ -196,7 +197,7 @@ impl OverlayFs {
             if ri.ino == up.ino {
                 return Ok(());
             }
-            return Err(errno(libc::EEXIST));
+            return Err(err(libc::EEXIST));
         }
         let delta = self.nlink_delta(node)?;
         let pst = pu.stat()?;
@@ -212,11 +213,7 @@ impl OverlayFs {
         let mut chain = Vec::new();
         let mut cur = node.clone();
         while cur.upper().is_none() {
-            let parent = cur
-                .read()
-                .parent
-                .clone()
-                .ok_or_else(|| errno(libc::EROFS))?;
+            let parent = cur.read().parent.clone().ok_or_else(|| err(libc::EROFS))?;
             chain.push(cur);
             cur = parent;
         }
@@ -231,27 +228,27 @@ impl OverlayFs {
         if node.upper().is_some() {
             return Ok(());
         }
-        let (parent, name) = node.alias().ok_or_else(|| errno(libc::ENOENT))?;
+        let (parent, name) = node.alias().ok_or_else(|| err(libc::ENOENT))?;
         if node.read().removed {
-            return Err(errno(libc::ENOENT));
+            return Err(err(libc::ENOENT));
         }
-        let pu = parent.upper().ok_or_else(|| errno(libc::EIO))?;
+        let pu = parent.upper().ok_or_else(|| err(libc::EIO))?;
         let old_key = node.key();
         let ri = match layer_lookup(&pu, &name)? {
             Some((ri, st)) if file_type(&st) == libc::S_IFDIR => ri,
-            Some(_) => return Err(errno(libc::EEXIST)),
+            Some(_) => return Err(err(libc::EEXIST)),
             None => {
                 let lower = node
                     .lowers()
                     .first()
                     .cloned()
-                    .ok_or_else(|| errno(libc::ESTALE))?;
+                    .ok_or_else(|| err(libc::ESTALE))?;
                 let st = lower.stat()?;
                 let pst = pu.stat()?;
                 let tmp = self.build_copy(&lower, &st, false, None)?;
                 self.move_from_work(&tmp, &pu, &name)?;
                 self.restore_times(&pu, &pst);
-                layer_lookup(&pu, &name)?.ok_or_else(|| errno(libc::EIO))?.0
+                layer_lookup(&pu, &name)?.ok_or_else(|| err(libc::EIO))?.0
             }
         };
         let key = ri.key();
@@ -280,11 +277,11 @@ impl OverlayFs {
                     flags: libc::O_RDWR as u32,
                     mode: 0o600,
                     umask: 0,
-                    open_flags: 0,
+                    fuse_flags: 0,
                 };
                 let (e, fh, _, _) = up.create(&c, dir, &tmp, args)?;
                 let ri = adopt(&work.tmp, e).0;
-                let fh = fh.ok_or_else(|| errno(libc::EIO));
+                let fh = fh.ok_or_else(|| err(libc::EIO));
                 let r = fh.and_then(|fh| {
                     let _f = LayerFile {
                         layer: up,
@@ -305,11 +302,11 @@ impl OverlayFs {
             libc::S_IFDIR => adopt(&work.tmp, up.mkdir(&c, dir, &tmp, 0o700, 0)?).0,
             libc::S_IFLNK => {
                 let target = lower.layer.readlink(&c, lower.ino)?;
-                let target = CString::new(target).map_err(|_| errno(libc::EIO))?;
+                let target = CString::new(target).map_err(|_| err(libc::EIO))?;
                 adopt(&work.tmp, up.symlink(&c, &target, dir, &tmp)?).0
             }
             t => {
-                let rdev = u32::try_from(st.st_rdev).map_err(|_| errno(libc::EOVERFLOW))?;
+                let rdev = u32::try_from(st.st_rdev).map_err(|_| err(libc::EOVERFLOW))?;
                 adopt(&work.tmp, up.mknod(&c, dir, &tmp, t | 0o600, rdev, 0)?).0
             }
         };
@@ -398,13 +395,13 @@ impl OverlayFs {
     ) -> io::Result<()> {
         let c = ctx();
         let (fh, _, _) = src.layer.open(&c, src.ino, libc::O_RDONLY as u32, 0)?;
-        let fh = fh.ok_or_else(|| errno(libc::EIO))?;
+        let fh = fh.ok_or_else(|| err(libc::EIO))?;
         let _src_file = LayerFile {
             layer: &src.layer,
             ino: src.ino,
             fh,
         };
-        let size = u64::try_from(st.st_size).map_err(|_| errno(libc::EINVAL))?;
+        let size = u64::try_from(st.st_size).map_err(|_| err(libc::EINVAL))?;
         let mut buf = vec![0u8; COPY_CHUNK.min(size.max(1) as usize)];
         let mut off = 0u64;
         let mut sparse = true;
@@ -462,7 +459,7 @@ impl OverlayFs {
                         0,
                     )?;
                     if w == 0 {
-                        return Err(errno(libc::EIO));
+                        return Err(err(libc::EIO));
                     }
                     source.pos = done + w;
                 }
@@ -506,7 +503,7 @@ impl OverlayFs {
             if self.names().is_private(name) {
                 continue;
             }
-            let cname = CString::new(name).map_err(|_| errno(libc::EIO))?;
+            let cname = CString::new(name).map_err(|_| err(libc::EIO))?;
             let value = match src.layer.getxattr(&c, src.ino, &cname, 0) {
                 Ok(GetxattrReply::Count(0)) => Vec::new(),
                 Ok(GetxattrReply::Count(n)) => match src.layer.getxattr(&c, src.ino, &cname, n)? {
@@ -538,7 +535,7 @@ impl OverlayFs {
             return dir.layer.unlink(&c, dir.ino, name);
         }
         for (child, _, _) in self.read_layer_dir(&ri)? {
-            let child = CString::new(child).map_err(|_| errno(libc::EIO))?;
+            let child = CString::new(child).map_err(|_| err(libc::EIO))?;
             self.remove_tree(&ri, &child)?;
         }
         dir.layer.rmdir(&c, dir.ino, name)
@@ -549,7 +546,7 @@ impl OverlayFs {
     pub(crate) fn clean_work(&self) -> io::Result<()> {
         let work = self.workdirs()?;
         for (name, _, _) in self.read_layer_dir(&work.tmp)? {
-            let name = CString::new(name).map_err(|_| errno(libc::EIO))?;
+            let name = CString::new(name).map_err(|_| err(libc::EIO))?;
             debug!("removing leftover {name:?} from the work directory");
             self.remove_tree(&work.tmp, &name)?;
         }

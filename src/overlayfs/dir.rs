@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use super::handles::{HandleKind, OvlHandle};
 use super::inode::{OverlayInode, RealInode};
-use super::layer_ops::{dir_mark, errno, DirMark};
+use super::layer_ops::{dir_mark, DirMark};
 use super::lookup::Step;
 use super::{ctx, OverlayFs};
 use crate::api::filesystem::{DirEntry, Entry, OpenOptions};
+use crate::errno::err;
 
 /// One name of a merged listing.
 pub(crate) struct MergedEntry {
@@ -94,7 +95,7 @@ impl OverlayFs {
                     _ => false,
                 };
                 if maybe_whiteout {
-                    let cname = CString::new(name.clone()).map_err(|_| errno(libc::EIO))?;
+                    let cname = CString::new(name.clone()).map_err(|_| err(libc::EIO))?;
                     match self.step(dir, &cname)? {
                         Step::Missing => continue,
                         Step::Whiteout => {
@@ -121,7 +122,7 @@ impl OverlayFs {
         if self.list_merged(node)?.is_empty() {
             Ok(())
         } else {
-            Err(errno(libc::ENOTEMPTY))
+            Err(err(libc::ENOTEMPTY))
         }
     }
 
@@ -159,7 +160,7 @@ impl OverlayFs {
     ) -> io::Result<(Option<u64>, OpenOptions)> {
         let node = self.inodes.get(inode)?;
         if !node.is_dir() {
-            return Err(errno(libc::ENOTDIR));
+            return Err(err(libc::ENOTDIR));
         }
         let h = self.handles.insert(OvlHandle {
             node,
@@ -173,7 +174,7 @@ impl OverlayFs {
         self.handles
             .remove(handle, inode)
             .map(drop)
-            .ok_or_else(|| errno(libc::EBADF))
+            .ok_or_else(|| err(libc::EBADF))
     }
 
     /// The listing of `handle`, rebuilt when reading from offset 0.
@@ -185,7 +186,7 @@ impl OverlayFs {
     ) -> io::Result<(Arc<OvlHandle>, Arc<Snapshot>)> {
         let h = self.handles.get(handle, inode)?;
         let HandleKind::Dir(lock) = &h.kind else {
-            return Err(errno(libc::ENOTDIR));
+            return Err(err(libc::ENOTDIR));
         };
         let mut cur = lock.lock().unwrap_or_else(|p| p.into_inner());
         let snap = match &*cur {
@@ -259,7 +260,7 @@ impl OverlayFs {
                 added += 1;
                 continue;
             }
-            let cname = CString::new(e.name.clone()).map_err(|_| errno(libc::EIO))?;
+            let cname = CString::new(e.name.clone()).map_err(|_| err(libc::EIO))?;
             let found = self.lookup_child(&h.node, &cname).and_then(|n| match n {
                 Some(n) => Ok(Some((self.node_stat(&n)?, n))),
                 None => Ok(None),

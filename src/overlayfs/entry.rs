@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 use super::handles::{HandleKind, OvlHandle, RealHandle};
 use super::inode::{NodeRef, OverlayInode, RealInode};
-use super::layer_ops::{adopt, dir_mark, errno, set_xattr, DirMark};
+use super::layer_ops::{adopt, dir_mark, set_xattr, DirMark};
 use super::lookup::{index_name, Step};
 use super::{ctx, OverlayFs};
 use crate::api::filesystem::{Context, CreateIn, Entry, OpenOptions, SetattrValid};
+use crate::errno::err;
 
 /// What to create.
 pub(crate) enum NewKind<'a> {
@@ -36,7 +37,7 @@ pub(crate) enum NewKind<'a> {
 pub(crate) fn check_name(name: &CStr) -> io::Result<()> {
     let b = name.to_bytes();
     if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
-        return Err(errno(libc::EINVAL));
+        return Err(err(libc::EINVAL));
     }
     Ok(())
 }
@@ -46,10 +47,10 @@ impl OverlayFs {
     pub(crate) fn dir_node(&self, ino: u64) -> io::Result<Arc<OverlayInode>> {
         let n = self.inodes.get(ino)?;
         if !n.is_dir() {
-            return Err(errno(libc::ENOTDIR));
+            return Err(err(libc::ENOTDIR));
         }
         if n.read().removed {
-            return Err(errno(libc::ENOENT));
+            return Err(err(libc::ENOENT));
         }
         Ok(n)
     }
@@ -68,14 +69,14 @@ impl OverlayFs {
         let up = self.upper_layer()?;
         check_name(name)?;
         if self.lookup_child(parent, name)?.is_some() {
-            return Err(errno(libc::EEXIST));
+            return Err(err(libc::EEXIST));
         }
         self.copy_up_dir(parent)?;
-        let pu = parent.upper().ok_or_else(|| errno(libc::EIO))?;
+        let pu = parent.upper().ok_or_else(|| err(libc::EIO))?;
         let over_whiteout = match self.step(&pu, name)? {
             Step::Missing => false,
             Step::Whiteout => true,
-            Step::Hit(..) => return Err(errno(libc::EEXIST)),
+            Step::Hit(..) => return Err(err(libc::EEXIST)),
         };
         let is_dir = matches!(kind, NewKind::Dir);
         let mut fh = None;
@@ -111,7 +112,7 @@ impl OverlayFs {
         }
         let node = self
             .lookup_child(parent, name)?
-            .ok_or_else(|| errno(libc::EIO))?;
+            .ok_or_else(|| err(libc::EIO))?;
         Ok((node, fh))
     }
 
@@ -206,7 +207,7 @@ impl OverlayFs {
         let p = self.dir_node(parent)?;
         if mode & libc::S_IFMT == libc::S_IFCHR && matches!(kind, NewKind::Node(0)) {
             // A whiteout cannot be created through the overlay (as in the kernel).
-            return Err(errno(libc::EPERM));
+            return Err(err(libc::EPERM));
         }
         let (node, _) = self.create_object(ctx, &p, name, mode, umask, kind)?;
         let st = self.node_stat(&node)?;
@@ -227,9 +228,9 @@ impl OverlayFs {
             if let Some(n) = self.lookup_child(&p, name)? {
                 // It appeared meanwhile: open it like OPEN would.
                 if n.is_dir() {
-                    return Err(errno(libc::EISDIR));
+                    return Err(err(libc::EISDIR));
                 }
-                let (h, opts, _) = self.do_open(n.ino, args.flags, args.open_flags)?;
+                let (h, opts, _) = self.do_open(n.ino, args.flags, args.fuse_flags)?;
                 let st = self.node_stat(&n)?;
                 let e = self.entry_for(&n, st);
                 n.into_kernel();
@@ -240,8 +241,8 @@ impl OverlayFs {
         let args = CreateIn { flags, ..args };
         let (node, fh) =
             self.create_object(ctx, &p, name, args.mode, args.umask, NewKind::File(args))?;
-        let up = node.upper().ok_or_else(|| errno(libc::EIO))?;
-        let fh = fh.ok_or_else(|| errno(libc::EIO))?;
+        let up = node.upper().ok_or_else(|| err(libc::EIO))?;
+        let fh = fh.ok_or_else(|| err(libc::EIO))?;
         let handle = self.handles.insert(OvlHandle {
             node: node.arc().clone(),
             flags,
@@ -265,15 +266,15 @@ impl OverlayFs {
         self.upper_layer()?;
         let node = self.inodes.get(inode)?;
         if node.is_dir() {
-            return Err(errno(libc::EPERM));
+            return Err(err(libc::EPERM));
         }
         let p = self.dir_node(newparent)?;
         check_name(newname)?;
         if self.lookup_child(&p, newname)?.is_some() {
-            return Err(errno(libc::EEXIST));
+            return Err(err(libc::EEXIST));
         }
         self.copy_up(&node, None, true)?;
-        let up = node.upper().ok_or_else(|| errno(libc::EIO))?;
+        let up = node.upper().ok_or_else(|| err(libc::EIO))?;
         let (n, _) = self.create_object(ctx, &p, newname, 0, 0, NewKind::Link(up))?;
         let st = self.node_stat(&n)?;
         let e = self.entry_for(&n, st);
@@ -290,11 +291,11 @@ impl OverlayFs {
         let up = self.upper_layer()?;
         let p = self.dir_node(parent)?;
         self.copy_up_dir(&p)?;
-        let pu = p.upper().ok_or_else(|| errno(libc::EIO))?;
+        let pu = p.upper().ok_or_else(|| err(libc::EIO))?;
         let flags = self.host_flags(args.flags);
         let (e, fh, _) = up.tmpfile(ctx, pu.ino, CreateIn { flags, ..args })?;
         let (ri, st) = adopt(&pu, e);
-        let fh = fh.ok_or_else(|| errno(libc::EIO))?;
+        let fh = fh.ok_or_else(|| err(libc::EIO))?;
         let ri = Arc::new(ri);
         let node = self.inodes.insert_or_ref(ri.key(), |ino| {
             OverlayInode::new(
@@ -337,9 +338,9 @@ impl OverlayFs {
         let p = self.dir_node(parent)?;
         let child = self
             .lookup_child(&p, name)?
-            .ok_or_else(|| errno(libc::ENOENT))?;
+            .ok_or_else(|| err(libc::ENOENT))?;
         if child.is_dir() {
-            return Err(errno(libc::EISDIR));
+            return Err(err(libc::EISDIR));
         }
         self.copy_up_dir(&p)?;
         if child.read().indexed {
@@ -355,12 +356,12 @@ impl OverlayFs {
         let p = self.dir_node(parent)?;
         let child = self
             .lookup_child(&p, name)?
-            .ok_or_else(|| errno(libc::ENOENT))?;
+            .ok_or_else(|| err(libc::ENOENT))?;
         if !child.is_dir() {
-            return Err(errno(libc::ENOTDIR));
+            return Err(err(libc::ENOTDIR));
         }
         if Arc::ptr_eq(child.arc(), &p) || child.ino == crate::abi::fuse_abi::ROOT_ID {
-            return Err(errno(libc::EBUSY));
+            return Err(err(libc::EBUSY));
         }
         self.check_empty(&child)?;
         self.copy_up_dir(&p)?;
@@ -381,7 +382,7 @@ impl OverlayFs {
         let up = self.upper_layer()?;
         let work = self.workdirs()?;
         let c = ctx();
-        let pu = p.upper().ok_or_else(|| errno(libc::EIO))?;
+        let pu = p.upper().ok_or_else(|| err(libc::EIO))?;
         let upper_entry = match self.step(&pu, name)? {
             Step::Hit(_, st) => Some(st.st_mode & libc::S_IFMT == libc::S_IFDIR),
             _ => None,

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::dir::Snapshot;
 use super::inode::{OverlayInode, RealInode};
 use crate::api::filesystem::Context;
+use crate::errno::err;
 
 /// An open handle of a layer; released when dropped unless released explicitly.
 pub(crate) struct RealHandle {
@@ -113,7 +114,7 @@ impl HandleTable {
             .get(&id)
             .filter(|h| h.node.ino == ino)
             .cloned()
-            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EBADF))
+            .ok_or_else(|| err(libc::EBADF))
     }
 
     pub fn remove(&self, id: u64, ino: u64) -> Option<Arc<OvlHandle>> {

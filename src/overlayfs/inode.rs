@@ -22,11 +22,13 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use log::debug;
 
-use crate::api::filesystem::{Context, Layer};
+use super::DynLayer;
+use crate::api::filesystem::Context;
+use crate::errno::err;
 
 /// One object in one layer, with one lookup reference the overlay holds on it.
 pub(crate) struct RealInode {
-    pub layer: Arc<dyn Layer>,
+    pub layer: Arc<DynLayer>,
     /// Index into the overlay's layer list (0 is the upper layer when there is one).
     pub idx: usize,
     /// The layer's inode.
@@ -37,7 +39,7 @@ pub(crate) struct RealInode {
 
 impl RealInode {
     /// Takes over the lookup reference a layer operation returned.
-    pub fn owned(layer: &Arc<dyn Layer>, idx: usize, ino: u64) -> RealInode {
+    pub fn owned(layer: &Arc<DynLayer>, idx: usize, ino: u64) -> RealInode {
         RealInode {
             layer: layer.clone(),
             idx,
@@ -47,7 +49,7 @@ impl RealInode {
     }
 
     /// A layer inode the overlay does not hold a reference on (the layer's root).
-    pub fn borrowed(layer: &Arc<dyn Layer>, idx: usize, ino: u64) -> RealInode {
+    pub fn borrowed(layer: &Arc<DynLayer>, idx: usize, ino: u64) -> RealInode {
         RealInode {
             layer: layer.clone(),
             idx,
@@ -239,17 +241,14 @@ impl InodeStore {
     pub fn get(&self, ino: u64) -> io::Result<Arc<OverlayInode>> {
         self.rd().nodes.get(&ino).cloned().ok_or_else(|| {
             debug!("unknown overlay inode {ino}");
-            io::Error::from_raw_os_error(libc::EBADF)
+            err(libc::EBADF)
         })
     }
 
     /// The node `ino`, its lookup count raised by one.
     pub fn find_ref_ino(&self, ino: u64) -> io::Result<Arc<OverlayInode>> {
         let inner = self.rd();
-        let node = inner
-            .nodes
-            .get(&ino)
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+        let node = inner.nodes.get(&ino).ok_or_else(|| err(libc::ENOENT))?;
         node.lookups.fetch_add(1, Ordering::AcqRel);
         Ok(node.clone())
     }

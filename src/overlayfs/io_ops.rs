@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use super::handles::{HandleKind, OvlHandle, RealHandle};
 use super::inode::OverlayInode;
-use super::layer_ops::errno;
 use super::{ctx, CachePolicy, OverlayFs};
 use crate::api::filesystem::{
     Context, FileLock, GetxattrReply, ListxattrReply, OpenOptions, SetattrValid, ZeroCopyReader,
     ZeroCopyWriter,
 };
+use crate::errno::err;
 
 /// The open(2) flags passed on to the layer.
 const PASSED_OPEN_FLAGS: i32 = libc::O_ACCMODE
@@ -69,16 +69,16 @@ impl OverlayFs {
         let node = self.inodes.get(inode)?;
         if wants_write(flags) {
             if node.is_dir() {
-                return Err(errno(libc::EISDIR));
+                return Err(err(libc::EISDIR));
             }
             self.upper_layer()?;
             let trunc = flags as i32 & libc::O_TRUNC != 0;
             self.copy_up(&node, None, !trunc)?;
         }
-        let real = node.top().ok_or_else(|| errno(libc::ESTALE))?;
+        let real = node.top().ok_or_else(|| err(libc::ESTALE))?;
         let hflags = self.host_flags(flags);
         let (fh, _, _) = real.layer.open(&ctx(), real.ino, hflags, fuse_flags)?;
-        let fh = fh.ok_or_else(|| errno(libc::EIO))?;
+        let fh = fh.ok_or_else(|| err(libc::EIO))?;
         let dir = node.is_dir();
         let h = self.handles.insert(OvlHandle {
             node,
@@ -90,13 +90,13 @@ impl OverlayFs {
 
     /// The layer handle for I/O on `handle`: a handle on a lower file whose node was
     /// copied up meanwhile is reopened on the copy.
-    fn io_handle(&self, inode: u64, handle: u64) -> io::Result<Arc<RealHandle>> {
+    pub(crate) fn io_handle(&self, inode: u64, handle: u64) -> io::Result<Arc<RealHandle>> {
         let h = self.handles.get(handle, inode)?;
-        let real = h.real().ok_or_else(|| errno(libc::EISDIR))?;
+        let real = h.real().ok_or_else(|| err(libc::EISDIR))?;
         if !self.is_upper(real.real.idx) {
             if let Some(up) = h.node.upper() {
                 let (fh, _, _) = up.layer.open(&ctx(), up.ino, h.flags, 0)?;
-                let fh = fh.ok_or_else(|| errno(libc::EIO))?;
+                let fh = fh.ok_or_else(|| err(libc::EIO))?;
                 let new = Arc::new(RealHandle::new(up, fh, h.flags));
                 h.set_real(new.clone());
                 return Ok(new);
@@ -171,7 +171,7 @@ impl OverlayFs {
         let h = self
             .handles
             .remove(handle, inode)
-            .ok_or_else(|| errno(libc::EBADF))?;
+            .ok_or_else(|| err(libc::EBADF))?;
         if let Some(r) = h.real() {
             r.release(flush, flock_release, lock_owner);
         }
@@ -219,7 +219,7 @@ impl OverlayFs {
         let b = self.io_handle(inode_out, handle_out)?;
         if a.real.idx != b.real.idx {
             // Different layers: the kernel falls back to copying through the page cache.
-            return Err(errno(libc::EXDEV));
+            return Err(err(libc::EXDEV));
         }
         a.real.layer.copy_file_range(
             &ctx(),
@@ -276,7 +276,7 @@ impl OverlayFs {
         self.upper_layer()?;
         let data = !(valid.contains(SetattrValid::SIZE) && attr.st_size == 0);
         self.copy_up(&node, None, data)?;
-        let up = node.upper().ok_or_else(|| errno(libc::EIO))?;
+        let up = node.upper().ok_or_else(|| err(libc::EIO))?;
         // The client's handle, if it is open on the upper copy.
         let fh = handle
             .and_then(|h| self.io_handle(inode, h).ok())
@@ -289,13 +289,13 @@ impl OverlayFs {
 
     pub(crate) fn do_readlink(&self, inode: u64) -> io::Result<Vec<u8>> {
         let node = self.inodes.get(inode)?;
-        let real = node.top().ok_or_else(|| errno(libc::ESTALE))?;
+        let real = node.top().ok_or_else(|| err(libc::ESTALE))?;
         real.layer.readlink(&ctx(), real.ino)
     }
 
     pub(crate) fn do_statfs(&self) -> io::Result<libc::statvfs64> {
         let root = self.root()?;
-        let real = root.top().ok_or_else(|| errno(libc::ESTALE))?;
+        let real = root.top().ok_or_else(|| err(libc::ESTALE))?;
         real.layer.statfs(&ctx(), real.ino)
     }
 
@@ -304,10 +304,10 @@ impl OverlayFs {
     /// read-only overlay.
     pub(crate) fn do_access(&self, c: &Context, inode: u64, mask: u32) -> io::Result<()> {
         let node = self.inodes.get(inode)?;
-        let real = node.top().ok_or_else(|| errno(libc::ESTALE))?;
+        let real = node.top().ok_or_else(|| err(libc::ESTALE))?;
         let w = mask & libc::W_OK as u32 != 0;
         if w && !self.has_upper {
-            return Err(errno(libc::EROFS));
+            return Err(err(libc::EROFS));
         }
         if !w || self.is_upper(real.idx) {
             return real.layer.access(c, real.ino, mask);
@@ -325,7 +325,7 @@ impl OverlayFs {
             st.st_mode & 7
         };
         if bits & 2 == 0 {
-            return Err(errno(libc::EACCES));
+            return Err(err(libc::EACCES));
         }
         Ok(())
     }
@@ -337,14 +337,14 @@ impl OverlayFs {
         size: u32,
     ) -> io::Result<GetxattrReply> {
         let node = self.inodes.get(inode)?;
-        let real = node.top().ok_or_else(|| errno(libc::ESTALE))?;
+        let real = node.top().ok_or_else(|| err(libc::ESTALE))?;
         real.layer
             .getxattr(&ctx(), real.ino, &self.names().to_layer(name), size)
     }
 
     pub(crate) fn do_listxattr(&self, inode: u64, size: u32) -> io::Result<ListxattrReply> {
         let node = self.inodes.get(inode)?;
-        let real = node.top().ok_or_else(|| errno(libc::ESTALE))?;
+        let real = node.top().ok_or_else(|| err(libc::ESTALE))?;
         let c = ctx();
         let all = match real.layer.listxattr(&c, real.ino, 0)? {
             ListxattrReply::Count(0) => Vec::new(),
@@ -354,7 +354,7 @@ impl OverlayFs {
                     .listxattr(&c, real.ino, n.saturating_mul(2).max(256))?
                 {
                     ListxattrReply::Names(v) => v,
-                    ListxattrReply::Count(_) => return Err(errno(libc::EIO)),
+                    ListxattrReply::Count(_) => return Err(err(libc::EIO)),
                 }
             }
             ListxattrReply::Names(v) => v,
@@ -370,7 +370,7 @@ impl OverlayFs {
             return Ok(ListxattrReply::Count(out.len() as u32));
         }
         if out.len() > size as usize {
-            return Err(errno(libc::ERANGE));
+            return Err(err(libc::ERANGE));
         }
         Ok(ListxattrReply::Names(out))
     }
@@ -383,7 +383,7 @@ impl OverlayFs {
         flags: u32,
     ) -> io::Result<()> {
         let node = self.change_meta(inode)?;
-        let up = node.upper().ok_or_else(|| errno(libc::EIO))?;
+        let up = node.upper().ok_or_else(|| err(libc::EIO))?;
         up.layer
             .setxattr(&ctx(), up.ino, &self.names().to_layer(name), value, flags)
     }
@@ -392,10 +392,10 @@ impl OverlayFs {
         let lname: CString = self.names().to_layer(name);
         let node = self.inodes.get(inode)?;
         // Removing what is not there fails without a copy-up (as in the kernel).
-        let real = node.top().ok_or_else(|| errno(libc::ESTALE))?;
+        let real = node.top().ok_or_else(|| err(libc::ESTALE))?;
         real.layer.getxattr(&ctx(), real.ino, &lname, 0)?;
         let node = self.change_meta(inode)?;
-        let up = node.upper().ok_or_else(|| errno(libc::EIO))?;
+        let up = node.upper().ok_or_else(|| err(libc::EIO))?;
         up.layer.removexattr(&ctx(), up.ino, &lname)
     }
 

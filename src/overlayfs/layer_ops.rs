@@ -24,14 +24,12 @@ use std::io;
 use std::sync::Arc;
 
 use super::inode::RealInode;
+use super::DynLayer;
 use crate::api::filesystem::{
     Context, Entry, GetxattrReply, Layer, ZeroCopyReader, ZeroCopyWriter,
 };
 use crate::common::{FileReadWriteVolatile, FileVolatileSlice};
-
-pub(crate) fn errno(e: i32) -> io::Error {
-    io::Error::from_raw_os_error(e)
-}
+use crate::errno::err;
 
 /// Whether `e` says "no such attribute" or "no attributes here at all".
 fn no_xattr(e: &io::Error) -> bool {
@@ -123,8 +121,17 @@ pub(crate) enum DirMark {
 }
 
 /// A small attribute's value, `None` when it is not there (or the layer has none).
-pub(crate) fn get_xattr(layer: &dyn Layer, ino: u64, name: &CStr) -> io::Result<Option<Vec<u8>>> {
-    match layer.getxattr(&Context::new(), ino, name, 4096) {
+pub(crate) fn get_xattr(layer: &DynLayer, ino: u64, name: &CStr) -> io::Result<Option<Vec<u8>>> {
+    get_xattr_of(layer, &Context::new(), ino, name)
+}
+
+fn get_xattr_of<L: Layer + ?Sized>(
+    layer: &L,
+    ctx: &Context,
+    ino: L::Inode,
+    name: &CStr,
+) -> io::Result<Option<Vec<u8>>> {
+    match layer.getxattr(ctx, ino, name, 4096) {
         Ok(GetxattrReply::Value(v)) => Ok(Some(v)),
         Ok(GetxattrReply::Count(_)) => Ok(None),
         Err(e) if no_xattr(&e) => Ok(None),
@@ -194,79 +201,109 @@ pub(crate) fn set_xattr(real: &RealInode, name: &CStr, value: &[u8]) -> io::Resu
         .setxattr(&Context::new(), real.ino, name, value, 0)
 }
 
-/// The upstream helper methods of a layer, with the kernel's privileged names
-/// (`trusted.overlay.*`) and 0/0 whiteouts. The overlay itself uses the names of its
-/// configuration; these are for tools that prepare layers.
-pub trait LayerExt: Layer {
-    /// Creates a whiteout `name` in `parent` (or returns the one already there); EEXIST
-    /// when something else has the name. Lookup count +1 on the returned entry.
-    fn create_whiteout(&self, ctx: &Context, parent: u64, name: &CStr) -> io::Result<Entry> {
-        match self.lookup(ctx, parent, name) {
-            Ok(e) if is_whiteout_dev(&e.attr) => return Ok(e),
-            Ok(e) => {
-                self.forget(ctx, e.inode, 1);
-                return Err(errno(libc::EEXIST));
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e),
-        }
-        self.mknod(ctx, parent, name, libc::S_IFCHR, 0, 0)
-    }
+// The `Layer` helper methods (whiteouts, opaque directories), generic over the layer's
+// inode type; the trait's provided methods call these.
 
-    /// Removes the whiteout `name` of `parent`; EINVAL when the name is something else,
-    /// success when it does not exist.
-    fn delete_whiteout(&self, ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
-        match self.lookup(ctx, parent, name) {
-            Ok(e) => {
-                self.forget(ctx, e.inode, 1);
-                if !is_whiteout_dev(&e.attr) {
-                    return Err(errno(libc::EINVAL));
-                }
-                self.unlink(ctx, parent, name)
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Whether `inode` is a 0/0 character device.
-    fn is_whiteout(&self, ctx: &Context, inode: u64) -> io::Result<bool> {
-        Ok(is_whiteout_dev(&self.getattr(ctx, inode, None)?.0))
-    }
-
-    /// Marks the directory `inode` opaque (`trusted.overlay.opaque` = `y`).
-    fn set_opaque(&self, ctx: &Context, inode: u64) -> io::Result<()> {
-        let st = self.getattr(ctx, inode, None)?.0;
-        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return Err(errno(libc::ENOTDIR));
-        }
-        self.setxattr(ctx, inode, &XattrNames::new(false).opaque, b"y", 0)
-    }
-
-    /// Whether the directory `inode` is opaque (`trusted.overlay.opaque` = `y`).
-    fn is_opaque(&self, ctx: &Context, inode: u64) -> io::Result<bool> {
-        let st = self.getattr(ctx, inode, None)?.0;
-        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return Err(errno(libc::ENOTDIR));
-        }
-        let v = get_xattr(self.as_layer(), inode, &XattrNames::new(false).opaque)?;
-        Ok(matches!(v.as_deref(), Some(b"y") | Some(b"Y")))
-    }
-
-    #[doc(hidden)]
-    fn as_layer(&self) -> &dyn Layer;
+fn is_dir(st: &libc::stat64) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
-impl<L: Layer + Sized> LayerExt for L {
-    fn as_layer(&self) -> &dyn Layer {
-        self
+/// Looks `name` up in `parent`; `None` when it does not exist. Lookup count +1 on `Some`.
+fn lookup_opt<L: Layer + ?Sized>(
+    l: &L,
+    ctx: &Context,
+    parent: u64,
+    name: &CStr,
+) -> io::Result<Option<Entry>> {
+    match l.lookup(ctx, parent.into(), name) {
+        Ok(e) if e.inode == 0 => Ok(None),
+        Ok(e) => Ok(Some(e)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-impl LayerExt for dyn Layer {
-    fn as_layer(&self) -> &dyn Layer {
-        self
+pub(crate) fn create_whiteout<L: Layer + ?Sized>(
+    l: &L,
+    ctx: &Context,
+    parent: L::Inode,
+    name: &CStr,
+) -> io::Result<Entry> {
+    let parent: u64 = parent.into();
+    if let Some(e) = lookup_opt(l, ctx, parent, name)? {
+        if is_whiteout_dev(&e.attr) {
+            return Ok(e);
+        }
+        l.forget(ctx, e.inode.into(), 1);
+        return Err(err(libc::EEXIST));
     }
+    l.mknod(ctx, parent.into(), name, libc::S_IFCHR, 0, 0)
+}
+
+pub(crate) fn delete_whiteout<L: Layer + ?Sized>(
+    l: &L,
+    ctx: &Context,
+    parent: L::Inode,
+    name: &CStr,
+) -> io::Result<()> {
+    let parent: u64 = parent.into();
+    let Some(e) = lookup_opt(l, ctx, parent, name)? else {
+        return Ok(());
+    };
+    l.forget(ctx, e.inode.into(), 1);
+    if !is_whiteout_dev(&e.attr) {
+        return Err(err(libc::EINVAL));
+    }
+    l.unlink(ctx, parent.into(), name)
+}
+
+pub(crate) fn is_whiteout_inode<L: Layer + ?Sized>(
+    l: &L,
+    ctx: &Context,
+    inode: L::Inode,
+) -> io::Result<bool> {
+    Ok(is_whiteout_dev(&l.getattr(ctx, inode, None)?.0))
+}
+
+/// `inode` as a `u64` after checking that it is a directory (ENOTDIR otherwise).
+fn dir_ino<L: Layer + ?Sized>(l: &L, ctx: &Context, inode: L::Inode) -> io::Result<u64> {
+    let inode: u64 = inode.into();
+    if !is_dir(&l.getattr(ctx, inode.into(), None)?.0) {
+        return Err(err(libc::ENOTDIR));
+    }
+    Ok(inode)
+}
+
+pub(crate) fn set_opaque<L: Layer + ?Sized>(
+    l: &L,
+    ctx: &Context,
+    inode: L::Inode,
+) -> io::Result<()> {
+    let inode = dir_ino(l, ctx, inode)?;
+    l.setxattr(ctx, inode.into(), &XattrNames::new(false).opaque, b"y", 0)
+}
+
+/// fuse-overlayfs's opaque attribute, honoured by [`is_opaque`] (never set).
+const FUSE_OVERLAYFS_OPAQUE: &CStr = c"user.fuseoverlayfs.opaque";
+
+pub(crate) fn is_opaque<L: Layer + ?Sized>(
+    l: &L,
+    ctx: &Context,
+    inode: L::Inode,
+) -> io::Result<bool> {
+    let inode = dir_ino(l, ctx, inode)?;
+    let names = [
+        XattrNames::new(false).opaque,
+        XattrNames::new(true).opaque,
+        FUSE_OVERLAYFS_OPAQUE.to_owned(),
+    ];
+    for name in &names {
+        let v = get_xattr_of(l, ctx, inode.into(), name)?;
+        if matches!(v.as_deref(), Some(b"y") | Some(b"Y")) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Reads `len` bytes of layer file data into a buffer (the READ side of copy-up).
@@ -337,7 +374,7 @@ impl ZeroCopyReader for BufSource<'_> {
 
 /// A layer handle together with the layer, for the few places that hold one briefly.
 pub(crate) struct LayerFile<'a> {
-    pub layer: &'a Arc<dyn Layer>,
+    pub layer: &'a Arc<DynLayer>,
     pub ino: u64,
     pub fh: u64,
 }

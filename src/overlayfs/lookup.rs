@@ -10,7 +10,7 @@
 //! - a directory is merged with the directories below it, until one is opaque or a
 //!   non-directory sits under it; a redirect attribute makes the search continue under
 //!   the name it holds (relative) or from the lower roots at the path it holds
-//!   (absolute), like the kernel's `redirect_dir`;
+//!   (absolute), like the kernel's `redirect_dir`, layer by layer (see `redirect.rs`);
 //! - a lower file with several links whose copy sits in the index directory gets that
 //!   copy as its upper object (see `copy_up.rs`).
 
@@ -19,8 +19,10 @@ use std::io;
 use std::sync::Arc;
 
 use super::inode::{NodeRef, NodeState, OverlayInode, RealInode};
-use super::layer_ops::{dir_mark, get_xattr, is_whiteout, layer_lookup, DirMark};
+use super::layer_ops::{get_xattr, is_whiteout, layer_lookup};
+use super::redirect::Target;
 use super::OverlayFs;
+use crate::errno::err;
 
 fn is_dir(st: &libc::stat64) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
@@ -99,36 +101,6 @@ impl OverlayFs {
         })
     }
 
-    /// Walks the absolute path `path` from the layer root `root`. Returns the step for
-    /// the last component and whether an opaque directory was passed on the way.
-    fn walk_abs(&self, root: &Arc<RealInode>, path: &[u8]) -> io::Result<(Step, bool)> {
-        let comps: Vec<&[u8]> = path
-            .split(|b| *b == b'/')
-            .filter(|c| !c.is_empty())
-            .collect();
-        let Some((last, dirs)) = comps.split_last() else {
-            return Ok((Step::Missing, false));
-        };
-        let mut opaque = false;
-        let mut cur: Option<RealInode> = None;
-        for c in dirs {
-            let cname = CString::new(*c).map_err(|_| super::errno(libc::EINVAL))?;
-            let base = cur.as_ref().unwrap_or(root);
-            match self.step(base, &cname)? {
-                Step::Hit(ri, st) if is_dir(&st) => {
-                    if dir_mark(&ri, self.names())? == DirMark::Opaque {
-                        opaque = true;
-                    }
-                    cur = Some(ri);
-                }
-                _ => return Ok((Step::Missing, opaque)),
-            }
-        }
-        let cname = CString::new(*last).map_err(|_| super::errno(libc::EINVAL))?;
-        let base = cur.as_ref().unwrap_or(root);
-        Ok((self.step(base, &cname)?, opaque))
-    }
-
     /// What our attributes say about an upper non-directory: the lower file it was
     /// copied from (for a stable inode number) and, for an index copy, the link-count
     /// correction. An index copy has at least two links (the index and a name).
@@ -191,9 +163,7 @@ impl OverlayFs {
             return Ok(None);
         }
         let mut found: Option<Found> = None;
-        let mut cur_name = name.to_owned();
-        let mut absolute = false;
-        let mut stop = false;
+        let mut target = Target::new(name);
         let mut last = None;
 
         if let Some(pu) = &pupper {
@@ -220,15 +190,11 @@ impl OverlayFs {
                     }));
                 }
                 Step::Hit(ri, st) => {
-                    let opaque = dir_mark(&ri, self.names())? == DirMark::Opaque;
-                    let redirect = if opaque {
-                        None
-                    } else {
-                        get_xattr(&*ri.layer, ri.ino, &self.names().redirect)?
-                    };
-                    stop = opaque;
-                    if let Some(r) = &redirect {
-                        self.follow(r, &mut cur_name, &mut absolute, &mut stack)?;
+                    let redirect = self.apply_dir_marks(&ri, &mut target, 0, 0)?;
+                    let opaque = target.stop;
+                    if target.rooted {
+                        target.rooted = false;
+                        stack = self.root_lowers()?;
                     }
                     found = Some(Found {
                         file_type: libc::S_IFDIR,
@@ -246,7 +212,7 @@ impl OverlayFs {
             }
         }
 
-        while !stop {
+        while !target.stop {
             let Some(base) = stack
                 .iter()
                 .find(|r| last.map_or(true, |l| r.idx > l))
@@ -256,12 +222,12 @@ impl OverlayFs {
             };
             last = Some(base.idx);
             let is_bottom = base.idx + 1 == self.layers.len();
-            let (step, passed_opaque) = if absolute {
-                self.walk_abs(&base, cur_name.as_bytes())?
-            } else {
-                (self.step(&base, &cur_name)?, false)
-            };
-            stop = passed_opaque;
+            // Also takes the opaque mark and redirect of what it finds into `target`.
+            let step = self.lookup_in_layer(&base, &mut target, is_bottom)?;
+            if target.rooted {
+                target.rooted = false;
+                stack = self.root_lowers()?;
+            }
             let (ri, st) = match step {
                 Step::Missing => continue,
                 Step::Whiteout => break,
@@ -306,41 +272,11 @@ impl OverlayFs {
                     }
                 }
             }
-            if !is_bottom {
-                if dir_mark(&ri, self.names())? == DirMark::Opaque {
-                    stop = true;
-                } else if let Some(r) = get_xattr(&*ri.layer, ri.ino, &self.names().redirect)? {
-                    self.follow(&r, &mut cur_name, &mut absolute, &mut stack)?;
-                }
-            }
             if let Some(f) = &mut found {
                 f.lowers.push(ri);
             }
         }
         Ok(found)
-    }
-
-    /// Applies a redirect: a relative one renames the entry looked for in the lower
-    /// directories, an absolute one restarts from the lower roots.
-    fn follow(
-        &self,
-        redirect: &[u8],
-        cur_name: &mut CString,
-        absolute: &mut bool,
-        stack: &mut Vec<Arc<RealInode>>,
-    ) -> io::Result<()> {
-        if redirect.is_empty() || redirect.contains(&0) {
-            return Ok(());
-        }
-        if redirect[0] == b'/' {
-            *absolute = true;
-            *stack = self.root_lowers()?;
-        } else if redirect.contains(&b'/') {
-            // Not something we (or the kernel) write; ignore it.
-            return Ok(());
-        }
-        *cur_name = CString::new(redirect).map_err(|_| super::errno(libc::EINVAL))?;
-        Ok(())
     }
 
     /// The node for `name` in `parent`, with one lookup reference held by the returned
@@ -447,7 +383,7 @@ impl OverlayFs {
     /// The client's view of a node's attributes: the top object's, with the node's
     /// inode number and the merged link count.
     pub(crate) fn node_stat(&self, node: &OverlayInode) -> io::Result<libc::stat64> {
-        let top = node.top().ok_or_else(|| super::errno(libc::ESTALE))?;
+        let top = node.top().ok_or_else(|| err(libc::ESTALE))?;
         let mut st = top.stat()?;
         self.fix_stat(node, &mut st)?;
         Ok(st)

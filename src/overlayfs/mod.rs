@@ -30,13 +30,12 @@
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
 //! use std::sync::Arc;
-//! use fuse_backend_rs::api::filesystem::Layer;
-//! use fuse_backend_rs::overlayfs::{config::Config, OverlayFs};
+//! use fuse_backend_rs::overlayfs::{config::Config, BoxedLayer, OverlayFs};
 //! use fuse_backend_rs::passthrough::{self, PassthroughFs};
 //!
-//! let layer = |dir: &str| -> std::io::Result<Arc<dyn Layer>> {
+//! let layer = |dir: &str| -> std::io::Result<Arc<BoxedLayer>> {
 //!     let cfg = passthrough::Config { root_dir: dir.into(), xattr: true, ..Default::default() };
-//!     Ok(Arc::new(PassthroughFs::<()>::new(cfg)?))
+//!     Ok(Arc::new(Box::new(PassthroughFs::<()>::new(cfg)?)))
 //! };
 //! let cfg = Config { work: "/srv/work".into(), ..Default::default() };
 //! let fs = OverlayFs::new(Some(layer("/srv/upper")?), vec![layer("/srv/lower")?], cfg)?;
@@ -56,27 +55,46 @@ use log::{debug, info};
 
 use crate::abi::fuse_abi::ROOT_ID;
 use crate::api::filesystem::{Context, Entry, Layer};
+use crate::errno::err;
 
 pub mod config;
 mod copy_up;
 mod dir;
 mod entry;
-mod fs;
 mod handles;
 mod inode;
 mod io_ops;
-mod layer_ops;
+pub(crate) mod layer_ops;
 mod lookup;
+mod redirect;
 mod rename;
+pub mod sync_io;
 #[cfg(test)]
 mod tests;
 
 pub use config::{CachePolicy, Config};
-pub use layer_ops::LayerExt;
+
+/// The overlay's inode numbers (as upstream names them).
+pub type Inode = u64;
+/// The overlay's handle numbers (as upstream names them).
+pub type Handle = u64;
+/// The longest file name the overlay accepts, in bytes (with the NUL).
+pub const MAXNAMELEN: usize = 256;
+/// The name of a directory itself.
+pub const CURRENT_DIR: &str = ".";
+/// The name of a directory's parent.
+pub const PARENT_DIR: &str = "..";
+/// The largest buffer the overlay allocates for one copy step, in bytes (1 MiB).
+pub const MAXBUFSIZE: usize = 1 << 20;
+
+/// A layer as upstream's [`OverlayFs::new`] takes it: boxed, `u64` inodes and handles.
+pub type BoxedLayer = Box<dyn Layer<Inode = Inode, Handle = Handle> + Send + Sync>;
+/// A layer as [`OverlayFs::with_layers`] takes it (behind an `Arc`), without the box.
+pub type DynLayer = dyn Layer<Inode = Inode, Handle = Handle> + Send + Sync;
 
 use handles::HandleTable;
 use inode::{InodeStore, NodeState, OverlayInode, RealInode};
-use layer_ops::{errno, layer_lookup, XattrNames};
+use layer_ops::{layer_lookup, XattrNames};
 
 /// Inode numbers seen by the client: each layer's host filesystem gets an index, and
 /// with more than one filesystem the index goes into the top bits (like the kernel's
@@ -105,7 +123,7 @@ pub(crate) struct WorkDirs {
 pub struct OverlayFs {
     cfg: Config,
     /// Upper layer first (when there is one), then the lower layers, top first.
-    layers: Vec<Arc<dyn Layer>>,
+    layers: Vec<Arc<DynLayer>>,
     has_upper: bool,
     names: XattrNames,
     inodes: InodeStore,
@@ -121,6 +139,22 @@ fn ctx() -> Context {
 }
 
 impl OverlayFs {
+    /// Creates the overlay from boxed layers (upstream's signature); the same as
+    /// [`with_layers`](Self::with_layers), to which it hands the layers unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_layers`](Self::with_layers).
+    pub fn new(
+        upper: Option<Arc<BoxedLayer>>,
+        lowers: Vec<Arc<BoxedLayer>>,
+        params: Config,
+    ) -> io::Result<Self> {
+        let upper = upper.map(|l| l as Arc<DynLayer>);
+        let lowers = lowers.into_iter().map(|l| l as Arc<DynLayer>).collect();
+        Self::with_layers(upper, lowers, params)
+    }
+
     /// Creates the overlay; builds the root right away when `params.do_import`.
     ///
     /// `lowers` are listed top first, as in the kernel's `lowerdir=`. Without `upper` the
@@ -130,13 +164,13 @@ impl OverlayFs {
     ///
     /// EINVAL without lower layers, or with an upper layer but no work directory; the
     /// errors of [`import`](Self::import).
-    pub fn new(
-        upper: Option<Arc<dyn Layer>>,
-        lowers: Vec<Arc<dyn Layer>>,
+    pub fn with_layers(
+        upper: Option<Arc<DynLayer>>,
+        lowers: Vec<Arc<DynLayer>>,
         params: Config,
     ) -> io::Result<OverlayFs> {
         if lowers.is_empty() || (upper.is_some() && params.work.is_empty()) {
-            return Err(errno(libc::EINVAL));
+            return Err(err(libc::EINVAL));
         }
         let has_upper = upper.is_some();
         let layers: Vec<_> = upper.into_iter().chain(lowers).collect();
@@ -158,6 +192,11 @@ impl OverlayFs {
         Ok(fs)
     }
 
+    /// The overlay's root inode ([`ROOT_ID`]).
+    pub fn root_inode(&self) -> Inode {
+        ROOT_ID
+    }
+
     /// Builds the root from the layers' roots, attaches the work directory (creating
     /// `work/` and `index/` in it) and empties `work/` of whatever a crash left there.
     /// Does nothing when the root is already there.
@@ -171,7 +210,7 @@ impl OverlayFs {
             let root = RealInode::borrowed(layer, idx, layer.root_inode());
             let st = root.stat()?;
             if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-                return Err(errno(libc::ENOTDIR));
+                return Err(err(libc::ENOTDIR));
             }
             devs.push(st.st_dev);
             roots.push((Arc::new(root), st));
@@ -186,7 +225,7 @@ impl OverlayFs {
             .find(|(r, _)| !self.is_upper(r.idx))
             .or(roots.first())
             .cloned()
-            .ok_or_else(|| errno(libc::EINVAL))?;
+            .ok_or_else(|| err(libc::EINVAL))?;
         let st_ino = self.map_ino(top.idx, top_st.st_ino);
         let mut all = roots.into_iter().map(|(r, _)| r);
         let upper = if self.has_upper { all.next() } else { None };
@@ -282,7 +321,7 @@ impl OverlayFs {
                 }
             };
             if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-                return Err(errno(libc::ENOTDIR));
+                return Err(err(libc::ENOTDIR));
             }
             Ok(Arc::new(ri))
         };
@@ -301,11 +340,11 @@ impl OverlayFs {
     }
 
     /// The upper layer; EROFS for a read-only overlay.
-    pub(crate) fn upper_layer(&self) -> io::Result<&Arc<dyn Layer>> {
+    pub(crate) fn upper_layer(&self) -> io::Result<&Arc<DynLayer>> {
         if !self.has_upper {
-            return Err(errno(libc::EROFS));
+            return Err(err(libc::EROFS));
         }
-        self.layers.first().ok_or_else(|| errno(libc::EROFS))
+        self.layers.first().ok_or_else(|| err(libc::EROFS))
     }
 
     pub(crate) fn workdirs(&self) -> io::Result<Arc<WorkDirs>> {
@@ -313,7 +352,7 @@ impl OverlayFs {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| errno(libc::EROFS))
+            .ok_or_else(|| err(libc::EROFS))
     }
 
     /// A fresh name in `WORKDIR/work` (the kernel's `#N` style).

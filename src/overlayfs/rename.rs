@@ -19,9 +19,10 @@ use std::io;
 use std::sync::Arc;
 
 use super::inode::OverlayInode;
-use super::layer_ops::{errno, layer_lookup, set_xattr};
+use super::layer_ops::{layer_lookup, set_xattr};
 use super::lookup::Step;
 use super::{ctx, OverlayFs};
+use crate::errno::err;
 
 /// The kernel's `redirect_max`: longer absolute redirects make the rename fail with
 /// EXDEV (the client's `mv` then copies).
@@ -38,7 +39,7 @@ impl OverlayFs {
     ) -> io::Result<()> {
         let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE;
         if flags & !known != 0 || flags == known {
-            return Err(errno(libc::EINVAL));
+            return Err(err(libc::EINVAL));
         }
         let up = self.upper_layer()?;
         super::entry::check_name(oldname)?;
@@ -48,11 +49,11 @@ impl OverlayFs {
         let np = self.dir_node(newdir)?;
         let old = self
             .lookup_child(&op, oldname)?
-            .ok_or_else(|| errno(libc::ENOENT))?;
+            .ok_or_else(|| err(libc::ENOENT))?;
         let new = self.lookup_child(&np, newname)?;
         match &new {
-            None if exchange => return Err(errno(libc::ENOENT)),
-            Some(_) if flags & libc::RENAME_NOREPLACE != 0 => return Err(errno(libc::EEXIST)),
+            None if exchange => return Err(err(libc::ENOENT)),
+            Some(_) if flags & libc::RENAME_NOREPLACE != 0 => return Err(err(libc::EEXIST)),
             Some(n) if Arc::ptr_eq(n.arc(), old.arc()) => return Ok(()),
             _ => {}
         }
@@ -66,12 +67,12 @@ impl OverlayFs {
             } else {
                 libc::EISDIR
             };
-            return Err(errno(e));
+            return Err(err(e));
         }
         if !self.config().redirect_dir {
             let moves_lower = |n: &OverlayInode| n.is_dir() && !n.lowers().is_empty();
             if moves_lower(&old) || (exchange && new.as_ref().is_some_and(|n| moves_lower(n))) {
-                return Err(errno(libc::EXDEV));
+                return Err(err(libc::EXDEV));
             }
         }
         if let Some(n) = &new {
@@ -91,8 +92,8 @@ impl OverlayFs {
                 self.copy_up(n, Some((&np, newname)), true)?;
             }
         }
-        let opu = op.upper().ok_or_else(|| errno(libc::EIO))?;
-        let npu = np.upper().ok_or_else(|| errno(libc::EIO))?;
+        let opu = op.upper().ok_or_else(|| err(libc::EIO))?;
+        let npu = np.upper().ok_or_else(|| err(libc::EIO))?;
         let new_is_whiteout = new.is_none() && matches!(self.step(&npu, newname)?, Step::Whiteout);
 
         let mut rflags = flags & libc::RENAME_EXCHANGE;
@@ -171,7 +172,7 @@ impl OverlayFs {
         to: &Arc<OverlayInode>,
         samedir: bool,
     ) -> io::Result<()> {
-        let up = node.upper().ok_or_else(|| errno(libc::EIO))?;
+        let up = node.upper().ok_or_else(|| err(libc::EIO))?;
         if !node.lowers().is_empty() {
             let cur = node.read().redirect.clone();
             if cur
@@ -185,10 +186,10 @@ impl OverlayFs {
             } else {
                 self.absolute_redirect(node, from, name)?
             };
-            set_xattr(&up, &self.names().redirect, &value).map_err(|_| errno(libc::EXDEV))?;
+            set_xattr(&up, &self.names().redirect, &value).map_err(|_| err(libc::EXDEV))?;
             node.write().redirect = Some(value);
         } else if !node.read().opaque && to.is_merged_dir() {
-            set_xattr(&up, &self.names().opaque, b"y").map_err(|_| errno(libc::EXDEV))?;
+            set_xattr(&up, &self.names().opaque, b"y").map_err(|_| err(libc::EXDEV))?;
             node.write().opaque = true;
         }
         Ok(())
@@ -239,7 +240,7 @@ impl OverlayFs {
             out.extend_from_slice(p);
         }
         if out.len() > REDIRECT_MAX {
-            return Err(errno(libc::EXDEV));
+            return Err(err(libc::EXDEV));
         }
         Ok(out)
     }
@@ -251,11 +252,11 @@ impl OverlayFs {
             return Ok(());
         };
         for (child, _, _) in self.read_layer_dir(&dir)? {
-            let child = std::ffi::CString::new(child).map_err(|_| errno(libc::EIO))?;
+            let child = std::ffi::CString::new(child).map_err(|_| err(libc::EIO))?;
             match self.step(&dir, &child)? {
                 Step::Whiteout => dir.layer.unlink(&ctx(), dir.ino, &child)?,
                 Step::Missing => {}
-                Step::Hit(..) => return Err(errno(libc::ENOTEMPTY)),
+                Step::Hit(..) => return Err(err(libc::ENOTEMPTY)),
             }
         }
         Ok(())

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use vmm_sys_util::tempdir::TempDir;
 
 use super::layer_ops::BufSink;
-use super::{Config, OverlayFs};
+use super::{Config, DynLayer, OverlayFs};
 use crate::abi::fuse_abi::ROOT_ID;
-use crate::api::filesystem::{Context, DirEntry, Entry, FileSystem, Layer, SetattrValid};
+use crate::api::filesystem::{Context, DirEntry, Entry, FileSystem, SetattrValid};
 use crate::passthrough::{self, PassthroughFs};
 
 struct Setup {
@@ -27,13 +27,13 @@ struct Setup {
 
 fn root() -> bool {
     if crate::sys::geteuid() != 0 {
-        eprintln!("skipping: overlay driver tests need root");
+        crate::cannot_run("overlay driver tests need root");
         return false;
     }
     true
 }
 
-fn layer(dir: &Path) -> Arc<dyn Layer> {
+fn layer(dir: &Path) -> Arc<DynLayer> {
     let cfg = passthrough::Config {
         root_dir: dir.to_string_lossy().into_owned(),
         xattr: true,
@@ -63,7 +63,7 @@ fn overlay(s: &Setup) -> OverlayFs {
         work: s.work.to_string_lossy().into_owned(),
         ..Default::default()
     };
-    OverlayFs::new(Some(layer(&s.upper)), vec![layer(&s.lower)], cfg).unwrap()
+    OverlayFs::with_layers(Some(layer(&s.upper)), vec![layer(&s.lower)], cfg).unwrap()
 }
 
 fn c(s: &str) -> CString {
@@ -335,7 +335,7 @@ fn read_only_without_upper() {
         return;
     }
     let s = setup(|l, _| fs::write(l.join("f"), b"x").unwrap());
-    let fs = OverlayFs::new(None, vec![layer(&s.lower)], Config::default()).unwrap();
+    let fs = OverlayFs::with_layers(None, vec![layer(&s.lower)], Config::default()).unwrap();
     let f = lookup(&fs, ROOT_ID, "f").unwrap();
     let erofs = Some(libc::EROFS);
     assert_eq!(
@@ -357,7 +357,7 @@ fn read_only_without_upper() {
         erofs
     );
     assert_eq!(read_all(&fs, f.inode), b"x");
-    assert!(OverlayFs::new(
+    assert!(OverlayFs::with_layers(
         Some(layer(&s.lower)),
         vec![layer(&s.lower)],
         Config::default()
@@ -376,7 +376,7 @@ fn inode_numbers_of_several_filesystems_stay_apart() {
         work: s.work.to_string_lossy().into_owned(),
         ..Default::default()
     };
-    let fs = OverlayFs::new(
+    let fs = OverlayFs::with_layers(
         Some(layer(&s.upper)),
         vec![layer(shm.as_path()), layer(&s.lower)],
         cfg,
@@ -390,12 +390,11 @@ fn inode_numbers_of_several_filesystems_stay_apart() {
 
 #[test]
 fn layer_helpers_use_the_kernel_formats() {
-    use super::LayerExt;
     if !root() {
         return;
     }
     let s = setup(|l, _| fs::create_dir(l.join("d")).unwrap());
-    let l: Arc<dyn Layer> = layer(&s.lower);
+    let l: Arc<DynLayer> = layer(&s.lower);
     let root_ino = l.root_inode();
     let e = l.create_whiteout(&ctx(), root_ino, &c("w")).unwrap();
     assert!(l.is_whiteout(&ctx(), e.inode).unwrap());
@@ -415,4 +414,37 @@ fn layer_helpers_use_the_kernel_formats() {
         xattr(&s.lower.join("d"), "trusted.overlay.opaque").as_deref(),
         Some(&b"y"[..])
     );
+}
+
+#[test]
+fn redirects_with_dot_components_fail_the_lookup() {
+    if !root() {
+        return;
+    }
+    let values: [&[u8]; 4] = [b".", b"..", b"/..", b"/../../.."];
+    let s = setup(|l, u| {
+        fs::create_dir_all(l.join("a/sub")).unwrap();
+        fs::write(l.join("top"), b"root file").unwrap();
+        for (i, v) in values.iter().enumerate() {
+            let d = u.join(format!("a/x{i}"));
+            fs::create_dir_all(&d).unwrap();
+            let p = CString::new(d.as_os_str().as_encoded_bytes()).unwrap();
+            crate::sys::setxattr(&p, &c("trusted.overlay.redirect"), v, 0).unwrap();
+        }
+    });
+    let fs = overlay(&s);
+    let a = lookup(&fs, ROOT_ID, "a").unwrap();
+    for (i, v) in values.iter().enumerate() {
+        // Followed, these would make `a/xN` show `a` itself or the layer root.
+        let e = lookup(&fs, a.inode, &format!("x{i}"))
+            .map(|e| names(&fs, e.inode))
+            .unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::EACCES),
+            "{:?}",
+            String::from_utf8_lossy(v)
+        );
+    }
+    assert_eq!(names(&fs, a.inode), ["sub", "x0", "x1", "x2", "x3"]);
 }

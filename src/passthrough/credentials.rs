@@ -23,6 +23,7 @@ use std::io;
 
 use log::{error, warn};
 
+use crate::errno::err;
 use crate::sys;
 
 /// Restores the thread's fsuid, fsgid and supplementary groups on drop.
@@ -67,7 +68,7 @@ impl CredentialsGuard {
         if gid != cur_gid {
             let prev = sys::setfsgid(gid);
             if sys::setfsgid(u32::MAX) != gid {
-                return Err(io::Error::from_raw_os_error(libc::EPERM));
+                return Err(err(libc::EPERM));
             }
             guard.old_gid = Some(prev);
         }
@@ -75,7 +76,7 @@ impl CredentialsGuard {
         if uid != cur_uid {
             let prev = sys::setfsuid(uid);
             if sys::setfsuid(u32::MAX) != uid {
-                return Err(io::Error::from_raw_os_error(libc::EPERM));
+                return Err(err(libc::EPERM));
             }
             guard.old_uid = Some(prev);
         }

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::common::file_traits::{preadv_fd, pwritev_fd};
+use crate::common::file_traits::{preadv_fd, pwritev_fd, readv_fd, writev_fd};
 use crate::common::{FileReadWriteVolatile, FileVolatileSlice};
 
 /// One open file or directory.
@@ -107,6 +107,22 @@ impl HandleMap {
 pub(crate) struct SharedFileIo<'a>(pub &'a File);
 
 impl FileReadWriteVolatile for SharedFileIo<'_> {
+    fn read_volatile(&mut self, slice: FileVolatileSlice) -> io::Result<usize> {
+        readv_fd(self.0.as_raw_fd(), &[slice])
+    }
+
+    fn write_volatile(&mut self, slice: FileVolatileSlice) -> io::Result<usize> {
+        writev_fd(self.0.as_raw_fd(), &[slice])
+    }
+
+    fn read_at_volatile(&mut self, slice: FileVolatileSlice, offset: u64) -> io::Result<usize> {
+        preadv_fd(self.0.as_raw_fd(), &[slice], offset)
+    }
+
+    fn write_at_volatile(&mut self, slice: FileVolatileSlice, offset: u64) -> io::Result<usize> {
+        pwritev_fd(self.0.as_raw_fd(), &[slice], offset)
+    }
+
     fn read_vectored_at_volatile(
         &mut self,
         bufs: &[FileVolatileSlice],

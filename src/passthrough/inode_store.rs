@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::file_handle::FileHandle;
 use crate::abi::fuse_abi::ROOT_ID;
+use crate::errno::err;
 
 /// Host identity of an inode: inode number, device and (with `enable_mntid`) mount ID.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -38,18 +39,19 @@ pub(crate) enum InodeHandle {
     Handle(FileHandle),
 }
 
-/// One inode known to the client.
-pub(crate) struct InodeData {
+/// One inode known to the client: its node ID, generation, host identity and the way
+/// the driver reaches the file. The fields are the driver's own.
+pub struct InodeData {
     /// The FUSE node ID.
-    pub inode: u64,
+    pub(crate) inode: u64,
     /// Generation sent with the node ID; differs when a host inode number is reused.
-    pub generation: u64,
+    pub(crate) generation: u64,
     /// Host identity.
-    pub id: InodeId,
+    pub(crate) id: InodeId,
     /// `st_mode & S_IFMT`; a file's type never changes.
-    pub file_type: u32,
+    pub(crate) file_type: u32,
     /// How to reach the file.
-    pub handle: InodeHandle,
+    pub(crate) handle: InodeHandle,
     /// For an inode kept as a file handle whose file the host deleted while the client
     /// knew it: a descriptor of the file, which can no longer be reopened by handle
     /// (ESTALE). Set at most once; closed with the inode.
@@ -57,31 +59,43 @@ pub(crate) struct InodeData {
     refcount: AtomicU64,
 }
 
+impl std::fmt::Debug for InodeData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InodeData")
+            .field("inode", &self.inode)
+            .field("generation", &self.generation)
+            .field("dev", &self.id.dev)
+            .field("ino", &self.id.ino)
+            .field("file_type", &self.file_type)
+            .finish_non_exhaustive()
+    }
+}
+
 impl InodeData {
     /// Whether this is a directory.
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         self.file_type == libc::S_IFDIR
     }
 
     /// Whether this is a regular file.
-    pub fn is_reg(&self) -> bool {
+    pub(crate) fn is_reg(&self) -> bool {
         self.file_type == libc::S_IFREG
     }
 
     /// Keeps `fd` as the way to reach this inode's file, deleted on the host (a second
     /// call changes nothing: it is the same file).
-    pub fn pin(&self, fd: Arc<OwnedFd>) {
+    pub(crate) fn pin(&self, fd: Arc<OwnedFd>) {
         let _ = self.pinned.set(fd);
     }
 
     /// The descriptor given to [`pin`](InodeData::pin).
-    pub fn pinned(&self) -> Option<&Arc<OwnedFd>> {
+    pub(crate) fn pinned(&self) -> Option<&Arc<OwnedFd>> {
         self.pinned.get()
     }
 
     /// The current lookup count.
     #[cfg(test)]
-    pub fn refcount(&self) -> u64 {
+    pub(crate) fn refcount(&self) -> u64 {
         self.refcount.load(Ordering::Acquire)
     }
 }
@@ -97,10 +111,6 @@ pub(crate) struct InodeStore {
     maps: RwLock<Maps>,
     next_virtual: AtomicU64,
     next_generation: AtomicU64,
-}
-
-fn ebadf() -> io::Error {
-    io::Error::from_raw_os_error(libc::EBADF)
 }
 
 impl InodeStore {
@@ -123,7 +133,11 @@ impl InodeStore {
 
     /// The inode with node ID `inode` (EBADF when unknown).
     pub fn get(&self, inode: u64) -> io::Result<Arc<InodeData>> {
-        self.read().by_inode.get(&inode).cloned().ok_or_else(ebadf)
+        self.read()
+            .by_inode
+            .get(&inode)
+            .cloned()
+            .ok_or_else(|| err(libc::EBADF))
     }
 
     /// The inode with host identity `id`, with its lookup count raised by one.

@@ -15,9 +15,10 @@ use std::sync::atomic::Ordering;
 
 use vm_memory::bitmap::BitmapSlice;
 
-use super::{einval, PassthroughFs};
+use super::PassthroughFs;
 use crate::abi::fuse_abi::ROOT_ID;
 use crate::api::filesystem::Layer;
+use crate::errno::err;
 use crate::sys;
 
 impl<S: BitmapSlice + Send + Sync> Layer for PassthroughFs<S> {
@@ -30,11 +31,11 @@ impl<S: BitmapSlice + Send + Sync> Layer for PassthroughFs<S> {
     /// root (EXDEV): renames between the two would fail.
     fn attach_work_dir(&self, path: &Path) -> io::Result<u64> {
         self.import()?;
-        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| einval())?;
+        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| err(libc::EINVAL))?;
         let fd = sys::open(&cpath, libc::O_PATH | libc::O_DIRECTORY)?;
         let (st, _) = self.stat_ext(fd.as_fd())?;
         if st.st_dev != self.root_dev.load(Ordering::Relaxed) {
-            return Err(io::Error::from_raw_os_error(libc::EXDEV));
+            return Err(err(libc::EXDEV));
         }
         Ok(self.entry_from_fd(fd)?.inode)
     }

@@ -36,6 +36,8 @@ use std::fs::File;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,7 @@ use vm_memory::bitmap::BitmapSlice;
 
 use crate::abi::fuse_abi::ROOT_ID;
 use crate::api::filesystem::Entry;
+use crate::errno::err;
 use crate::sys;
 
 mod config;
@@ -54,6 +57,7 @@ mod fs_ops;
 mod handles;
 mod inode_store;
 mod layer;
+mod lock_wait;
 mod mount_fd;
 #[cfg(test)]
 mod tests;
@@ -62,7 +66,8 @@ pub use config::{CachePolicy, Config};
 
 use file_handle::{FdCache, FileHandle};
 use handles::HandleMap;
-use inode_store::{InodeData, InodeHandle, InodeId, InodeStore};
+pub use inode_store::InodeData;
+use inode_store::{InodeHandle, InodeId, InodeStore};
 use mount_fd::MountFds;
 
 /// Node IDs from here up are the driver's own when host inode numbers are used.
@@ -82,6 +87,7 @@ pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
     cfg: Config,
     inodes: InodeStore,
     handles: HandleMap,
+    lock_waits: lock_wait::LockWaits,
     mount_fds: MountFds,
     fd_cache: FdCache,
     /// `/proc/self/fd`, for reopening inodes by descriptor number.
@@ -95,6 +101,7 @@ pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
     no_opendir: AtomicBool,
     writeback: AtomicBool,
     killpriv_v2: AtomicBool,
+    setxattr_ext: AtomicBool,
     _bitmap: PhantomData<S>,
 }
 
@@ -155,20 +162,12 @@ impl FdName {
     }
 }
 
-pub(crate) fn einval() -> io::Error {
-    io::Error::from_raw_os_error(libc::EINVAL)
-}
-
-pub(crate) fn ebadf() -> io::Error {
-    io::Error::from_raw_os_error(libc::EBADF)
-}
-
 /// Refuses names that are not a single ordinary path component (see the module docs).
 pub(crate) fn check_name(name: &CStr) -> io::Result<()> {
     let b = name.to_bytes();
     if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
         debug!("refusing name {:?}", name);
-        return Err(einval());
+        return Err(err(libc::EINVAL));
     }
     Ok(())
 }
@@ -185,6 +184,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let fs = PassthroughFs {
             inodes: InodeStore::new(first_virtual),
             handles: HandleMap::default(),
+            lock_waits: Default::default(),
             mount_fds: MountFds::default(),
             fd_cache: FdCache::new(fd_cache_capacity(cfg.inode_fd_cache_size)),
             proc_self_fd,
@@ -194,6 +194,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             no_opendir: AtomicBool::new(false),
             writeback: AtomicBool::new(false),
             killpriv_v2: AtomicBool::new(false),
+            setxattr_ext: AtomicBool::new(false),
             cfg,
             _bitmap: PhantomData,
         };
@@ -209,7 +210,8 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         if self.inodes.get(ROOT_ID).is_ok() {
             return Ok(());
         }
-        let path = std::ffi::CString::new(self.cfg.root_dir.as_str()).map_err(|_| einval())?;
+        let path =
+            std::ffi::CString::new(self.cfg.root_dir.as_str()).map_err(|_| err(libc::EINVAL))?;
         // The configured path is trusted (it is the administrator's), so it may contain
         // symlinks; everything below it is reached with O_NOFOLLOW.
         let fd = sys::open(&path, libc::O_PATH | libc::O_DIRECTORY)?;
@@ -236,8 +238,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     /// Checks that handles of the root can be made and opened again (the latter needs
     /// CAP_DAC_READ_SEARCH), and remembers the root's mount.
     fn probe_handles(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let h = FileHandle::from_fd(fd)?
-            .ok_or_else(|| io::Error::from_raw_os_error(libc::EOPNOTSUPP))?;
+        let h = FileHandle::from_fd(fd)?.ok_or_else(|| err(libc::EOPNOTSUPP))?;
         let dir = self.open_dir_for_mount(fd)?;
         h.open(dir.as_fd(), libc::O_PATH)?;
         self.mount_fds.insert(h.mnt_id, dir);
@@ -321,7 +322,10 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 if let Some(fd) = data.pinned() {
                     return Ok(InodeFd::Borrowed(fd.as_fd()));
                 }
-                let mount_fd = self.mount_fds.get(h.mnt_id).ok_or_else(ebadf)?;
+                let mount_fd = self
+                    .mount_fds
+                    .get(h.mnt_id)
+                    .ok_or_else(|| err(libc::EBADF))?;
                 let fd = Arc::new(h.open(mount_fd.as_fd(), libc::O_PATH)?);
                 self.fd_cache.insert(key, fd.clone());
                 Ok(InodeFd::Cached(fd))
@@ -439,7 +443,10 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         if bytes == b"." || (bytes == b".." && parent == ROOT_ID) {
             let pfd = self.inode_fd(&p)?;
             let (st, _) = self.stat_ext(pfd.as_fd())?;
-            let data = self.inodes.lookup_ref(&p.id).ok_or_else(ebadf)?;
+            let data = self
+                .inodes
+                .lookup_ref(&p.id)
+                .ok_or_else(|| err(libc::EBADF))?;
             return Ok(self.make_entry(&data, st));
         }
         if bytes == b".." {
@@ -456,7 +463,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             let data = self
                 .inodes
                 .lookup_ref(&self.inode_id(&st, mnt_id))
-                .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+                .ok_or_else(|| err(libc::ENOENT))?;
             return Ok(self.make_entry(&data, st));
         }
         check_name(name)?;
@@ -522,6 +529,23 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn path_fd_of(&self, file: &File) -> io::Result<OwnedFd> {
         let name = FdName::new(file.as_fd());
         sys::openat(self.proc_self_fd.as_fd(), name.relative(), libc::O_PATH, 0)
+    }
+
+    /// The host path of `inode` as the kernel reports it for the inode's descriptor
+    /// (`readlink("/proc/self/fd/N")`): where the file is now, or the old path with
+    /// " (deleted)" for a removed one. For logs and diagnostics; never open it, another
+    /// file may have taken the path.
+    ///
+    /// # Errors
+    /// EBADF for an inode the client does not know; the errors of `readlinkat(2)`.
+    pub fn readlinkat_proc_file(&self, inode: u64) -> io::Result<PathBuf> {
+        let data = self.inode_data(inode)?;
+        let fd = self.inode_fd(&data)?;
+        let name = FdName::new(fd.as_fd());
+        let mut buf = vec![0u8; libc::PATH_MAX as usize];
+        let n = sys::readlinkat(self.proc_self_fd.as_fd(), name.relative(), &mut buf)?;
+        buf.truncate(n);
+        Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
     }
 
     pub(crate) fn proc_self_fd(&self) -> BorrowedFd<'_> {

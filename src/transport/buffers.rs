@@ -12,6 +12,7 @@ use vm_memory::bitmap::BitmapSlice;
 use vm_memory::VolatileSlice;
 
 use crate::common::FileVolatileSlice;
+use crate::errno::err;
 
 /// Slices stored inline before spilling to the heap (a virtio chain rarely has more).
 const INLINE_SLICES: usize = 4;
@@ -85,10 +86,16 @@ impl<'a, S: BitmapSlice> IoBuffers<'a, S> {
         let given: usize = views.iter().map(|v| v.len()).sum();
         let used = f(&views)?;
         if used > given {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
+            return Err(err(libc::EIO));
         }
         self.advance(used, true);
         Ok(used)
+    }
+
+    /// Forgets how many bytes were consumed: `bytes_consumed` starts again at 0.
+    #[cfg_attr(not(feature = "fusedev"), allow(dead_code))]
+    pub(crate) fn reset_consumed(&mut self) {
+        self.consumed = 0;
     }
 
     /// Skips `n` bytes (at most what remains); marks them dirty when `dirty` is set.
@@ -149,7 +156,7 @@ impl<'a, S: BitmapSlice> IoBuffers<'a, S> {
     /// first `offset` bytes. Fails with EINVAL when `offset` is beyond what remains.
     pub(crate) fn split_at(&mut self, offset: usize) -> io::Result<IoBuffers<'a, S>> {
         if offset > self.remaining {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(err(libc::EINVAL));
         }
         let mut front: SliceList<'a, S> = SmallVec::new();
         let mut back: SliceList<'a, S> = SmallVec::new();
@@ -161,9 +168,7 @@ impl<'a, S: BitmapSlice> IoBuffers<'a, S> {
             } else if left == 0 {
                 back.push(b);
             } else {
-                let (f, r) = b
-                    .split_at(left)
-                    .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+                let (f, r) = b.split_at(left).map_err(|_| err(libc::EINVAL))?;
                 front.push(f);
                 back.push(r);
                 left = 0;
@@ -174,4 +179,21 @@ impl<'a, S: BitmapSlice> IoBuffers<'a, S> {
         self.consumed = consumed;
         Ok(IoBuffers::new(back))
     }
+}
+
+/// Calls `step` with the number of bytes still to move until `count` bytes have moved,
+/// retrying EINTR; EIO when a step moves nothing (the file or the buffer ended first).
+pub(crate) fn move_exact(
+    mut count: usize,
+    mut step: impl FnMut(usize) -> io::Result<usize>,
+) -> io::Result<()> {
+    while count > 0 {
+        match step(count) {
+            Ok(0) => return Err(err(libc::EIO)),
+            Ok(n) => count -= n.min(count),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -9,8 +9,9 @@ use crate::abi::virtio_fs::RemovemappingOne;
 
 /// Maps and unmaps file ranges in a virtio-fs DAX window.
 ///
-/// The vhost-user-fs backend request channel implements it (feature `vhost-user-fs`);
-/// a VMM that owns the window itself can implement it directly.
+/// The VMM that owns the window, or the device glue that asks it, implements it. The
+/// vhost 0.15 this release line builds on cannot carry these requests over the vhost-user
+/// backend channel, so the crate provides no implementation for a vhost type.
 pub trait FsCacheReqHandler: Send + Sync + 'static {
     /// Maps `len` bytes of `fd` at `foffset` into the window at `moffset`; `flags` are
     /// [`SetupmappingFlags`](crate::abi::virtio_fs::SetupmappingFlags) bits.

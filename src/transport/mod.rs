@@ -14,16 +14,19 @@
 //! one copy, done by the kernel.
 
 use std::io;
+use std::marker::PhantomData;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use vm_memory::bitmap::BitmapSlice;
 use vm_memory::{ByteValued, VolatileSlice};
 
 use crate::common::{FileReadWriteVolatile, FileVolatileSlice};
+use crate::errno::err;
 
 mod buffers;
 pub mod fs_cache_req_handler;
+mod late_reply;
 
 #[cfg(feature = "fusedev")]
 pub mod fusedev;
@@ -33,20 +36,54 @@ pub mod virtiofs;
 pub(crate) use buffers::{IoBuffers, SliceList};
 pub use fs_cache_req_handler::FsCacheReqHandler;
 #[cfg(feature = "fusedev")]
-pub use fusedev::{FuseChannel, FuseDevWriter, FuseSession, DEFAULT_BUSY_POLL};
+pub use fusedev::{FuseChannel, FuseDevWriter, FuseSession, FuseSessionExt, DEFAULT_BUSY_POLL};
+pub use late_reply::ReplySink;
 #[cfg(feature = "virtiofs")]
 pub use virtiofs::{reader_writer_from_descriptor_chain, VirtioFsWriter};
 
 /// Errors of the transport layer.
+///
+/// It has every variant of fuse-backend-rs 0.14's `transport::Error` and a few of its
+/// own, so a `match` needs a `_` arm.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The descriptor lengths of a chain add up to more than `usize` holds.
+    #[error("descriptor chain length overflows")]
+    DescriptorChainOverflow,
+    /// No memory region holds a guest address.
+    #[error("no memory region for this address range")]
+    FindMemoryRegion,
     /// A descriptor chain or buffer list is malformed (too long, overlapping, overflowing).
-    #[error("invalid descriptor chain: {0}")]
-    InvalidChain(&'static str),
+    /// What is wrong with it is logged at debug level.
+    #[error("invalid descriptor chain")]
+    InvalidChain,
+    /// An argument is out of range.
+    #[error("invalid parameter")]
+    InvalidParameter,
+    /// An I/O error on the transport's file descriptor (reading `/dev/fuse`, polling,
+    /// cloning the descriptor).
+    #[error("transport i/o failed")]
+    IoError(#[source] io::Error),
+    /// A volatile memory access failed.
+    #[error("failed to access volatile memory")]
+    VolatileMemoryError(#[source] vm_memory::VolatileMemoryError),
+    /// The FUSE session cannot do what was asked (for instance it is not connected).
+    #[cfg(feature = "fusedev")]
+    #[error("fuse session failure: {0}")]
+    SessionFailure(String),
     /// Guest memory could not be accessed.
+    #[cfg(feature = "virtiofs")]
+    #[error("failed to access guest memory")]
+    GuestMemoryError(#[source] vm_memory::GuestMemoryError),
+    /// An indirect descriptor table could not be read.
+    #[cfg(feature = "virtiofs")]
+    #[error("invalid indirect descriptor")]
+    ConvertIndirectDescriptor(#[source] virtio_queue::Error),
+    /// Guest memory could not be accessed (with the reason as text).
     #[error("failed to access guest memory: {0}")]
     GuestMemory(String),
-    /// An I/O error on the transport's file descriptor.
+    /// Same as [`Error::IoError`], which this crate now returns instead.
+    #[deprecated(note = "this crate returns `Error::IoError` instead")]
     #[error("transport i/o failed")]
     Io(#[source] io::Error),
     /// The session is not mounted or was shut down.
@@ -73,15 +110,31 @@ pub enum Error {
     /// The requested feature is not available.
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
-    /// A descriptor could not be split at the requested offset.
-    #[error("failed to split writer at offset {0}")]
+    /// A reader or writer could not be split at the requested offset.
+    #[error("failed to split at offset {0}")]
     SplitOutOfBounds(usize),
+}
+
+/// Recovers an [`Error`] that a thread panicked with (`std::panic::panic_any(err)`), as
+/// returned by `JoinHandle::join`.
+///
+/// # Panics
+/// When the payload is not an [`Error`] (a panic with a message, say): the payload is
+/// then passed on with `std::panic::resume_unwind`, so the original panic goes on.
+impl From<Box<dyn std::any::Any + Send>> for Error {
+    fn from(payload: Box<dyn std::any::Any + Send>) -> Self {
+        match payload.downcast::<Error>() {
+            Ok(e) => *e,
+            Err(other) => std::panic::resume_unwind(other),
+        }
+    }
 }
 
 /// Result type of the transport layer.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// A plain byte buffer that a [`Reader`] or [`Writer`] can be built over.
+#[derive(Debug)]
 pub struct FuseBuf<'a> {
     mem: &'a mut [u8],
 }
@@ -109,10 +162,16 @@ impl<'a> FuseBuf<'a> {
     }
 
     fn into_volatile(self) -> VolatileSlice<'a, ()> {
+        self.into_volatile_with(())
+    }
+
+    /// The buffer as a slice tracked by `bitmap` (which plain memory does not need, but a
+    /// generic caller may ask for).
+    fn into_volatile_with<S: BitmapSlice>(self, bitmap: S) -> VolatileSlice<'a, S> {
         // SAFETY: `self.mem` is a unique borrow of `len` initialised bytes for `'a`; the
         // returned slice takes over that borrow (FuseBuf is consumed), so nothing else
-        // accesses the bytes while the slice lives.
-        unsafe { VolatileSlice::new(self.mem.as_mut_ptr(), self.mem.len()) }
+        // accesses the bytes while the slice lives. Plain memory has no mmap info.
+        unsafe { VolatileSlice::with_bitmap(self.mem.as_mut_ptr(), self.mem.len(), bitmap, None) }
     }
 }
 
@@ -131,11 +190,12 @@ impl<S: BitmapSlice> Default for Reader<'_, S> {
     }
 }
 
-impl<'a> Reader<'a, ()> {
-    /// A reader over a request that was read into an ordinary buffer (`/dev/fuse`).
-    pub fn from_fuse_buffer(buf: FuseBuf<'a>) -> Result<Reader<'a, ()>> {
+impl<'a, S: BitmapSlice + Default> Reader<'a, S> {
+    /// A reader over a request that was read into an ordinary buffer (`/dev/fuse`). The
+    /// bitmap type is free (plain memory needs none); `()` is the usual choice.
+    pub fn from_fuse_buffer(buf: FuseBuf<'a>) -> Result<Reader<'a, S>> {
         let mut list = SliceList::new();
-        list.push(buf.into_volatile());
+        list.push(buf.into_volatile_with(S::default()));
         Ok(Reader {
             bufs: IoBuffers::new(list),
         })
@@ -156,20 +216,23 @@ impl<'a, S: BitmapSlice> Reader<'a, S> {
     }
 
     /// Reads a plain-data object (a copy: the source may be guest memory that changes).
-    pub fn read_obj<T: ByteValued + Default>(&mut self) -> io::Result<T> {
-        let mut obj = T::default();
+    pub fn read_obj<T: ByteValued>(&mut self) -> io::Result<T> {
+        // SAFETY: `ByteValued` promises that every byte pattern, all zeroes included, is
+        // a valid `T`.
+        let mut obj: T = unsafe { std::mem::zeroed() };
         let n = self.bufs.copy_to(obj.as_mut_slice());
         if n != size_of::<T>() {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            return Err(err(libc::EINVAL));
         }
         Ok(obj)
     }
 
     /// Moves up to `count` bytes of the request into `dst` at offset `off`
-    /// (`pwritev` from the request buffers), returning how many were written.
-    pub fn read_to_at<F: FileReadWriteVolatile + ?Sized>(
+    /// (`pwritev` from the request buffers), returning how many were written. `dst` may be
+    /// a file or a `&mut` to one.
+    pub fn read_to_at<F: FileReadWriteVolatile>(
         &mut self,
-        dst: &mut F,
+        mut dst: F,
         count: usize,
         off: u64,
     ) -> io::Result<usize> {
@@ -177,25 +240,39 @@ impl<'a, S: BitmapSlice> Reader<'a, S> {
             .consume(count, |bufs| dst.write_vectored_at_volatile(bufs, off))
     }
 
-    /// Moves exactly `count` bytes into `dst` starting at `off`, looping over short writes.
-    pub fn read_exact_to_at<F: FileReadWriteVolatile + ?Sized>(
+    /// Moves up to `count` bytes into `dst` at its current position (`writev`),
+    /// returning how many were written.
+    pub fn read_to<F: FileReadWriteVolatile>(
         &mut self,
-        dst: &mut F,
-        mut count: usize,
+        mut dst: F,
+        count: usize,
+    ) -> io::Result<usize> {
+        self.bufs
+            .consume(count, |bufs| dst.write_vectored_volatile(bufs))
+    }
+
+    /// Moves exactly `count` bytes into `dst` at its current position, looping over short
+    /// writes; EIO when `dst` takes nothing, or the request holds fewer bytes.
+    pub fn read_exact_to<F: FileReadWriteVolatile>(
+        &mut self,
+        mut dst: F,
+        count: usize,
+    ) -> io::Result<()> {
+        buffers::move_exact(count, |left| self.read_to(&mut dst, left))
+    }
+
+    /// Moves exactly `count` bytes into `dst` starting at `off`, looping over short writes.
+    pub fn read_exact_to_at<F: FileReadWriteVolatile>(
+        &mut self,
+        mut dst: F,
+        count: usize,
         mut off: u64,
     ) -> io::Result<()> {
-        while count > 0 {
-            match self.read_to_at(dst, count, off) {
-                Ok(0) => return Err(io::Error::from_raw_os_error(libc::EIO)),
-                Ok(n) => {
-                    count -= n;
-                    off += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        buffers::move_exact(count, |left| {
+            let n = self.read_to_at(&mut dst, left, off)?;
+            off += n as u64;
+            Ok(n)
+        })
     }
 
     /// Bytes not yet read.
@@ -228,9 +305,78 @@ impl<S: BitmapSlice> io::Read for Reader<'_, S> {
 /// Where a fusedev reply goes when it is committed.
 #[derive(Clone)]
 struct DevSink<'a, S> {
-    fd: BorrowedFd<'a>,
+    /// The `/dev/fuse` descriptor. Raw because upstream's `FuseDevWriter::new` takes a
+    /// `RawFd`; the writer's owner keeps it open (a closed one only makes writes fail).
+    fd: RawFd,
     /// The whole area this writer writes into; the written prefix is sent on commit.
     area: VolatileSlice<'a, S>,
+}
+
+impl<S: BitmapSlice> DevSink<'_, S> {
+    /// The sink of the part of the area after `start`.
+    fn tail(&self, start: usize) -> Option<Self> {
+        let area = self.area.offset(start).ok()?;
+        Some(DevSink { fd: self.fd, area })
+    }
+
+    /// A descriptor for a late reply: a duplicate of the device descriptor.
+    fn dup_fd(&self) -> Option<OwnedFd> {
+        // SAFETY: F_DUPFD_CLOEXEC reads no memory; it fails with EBADF on a closed fd.
+        let raw = unsafe { libc::fcntl(self.fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: `raw` is a new descriptor that nothing else owns.
+        Some(unsafe { OwnedFd::from_raw_fd(raw) })
+    }
+}
+
+/// Sends the first `len` bytes of each area to `fd` as one message (one `writev(2)`).
+/// `total` is what to report when the kernel says the request is no longer pending.
+fn send_reply<S: BitmapSlice>(
+    fd: RawFd,
+    parts: &[(&VolatileSlice<'_, S>, usize)],
+    total: usize,
+) -> io::Result<usize> {
+    let mut iov: [libc::iovec; 2] = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 2];
+    let mut n = 0;
+    for (area, len) in parts.iter().filter(|(_, len)| *len > 0) {
+        if n == iov.len() {
+            return Err(err(libc::EINVAL));
+        }
+        let head = area.subslice(0, *len).map_err(|_| err(libc::EINVAL))?;
+        let view = FileVolatileSlice::from_volatile_slice(&head);
+        iov[n] = libc::iovec {
+            iov_base: view.as_ptr() as *mut libc::c_void,
+            iov_len: view.len(),
+        };
+        n += 1;
+    }
+    if n == 0 {
+        return Ok(0);
+    }
+    loop {
+        // SAFETY: the iovecs point at prefixes of the areas, which the callers borrow for
+        // the call; `iov[..n]` is initialised and outlives the call.
+        let ret = unsafe { libc::writev(fd, iov.as_ptr(), n as libc::c_int) };
+        if ret >= 0 {
+            return Ok(ret as usize);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // The kernel no longer waits for this reply (the request was interrupted or
+            // aborted): nothing was lost, so this is not a transport failure.
+            Some(libc::ENOENT) => {
+                log::debug!("reply dropped by the kernel: request no longer pending");
+                return Ok(total);
+            }
+            _ => return Err(err),
+        }
+    }
 }
 
 /// Builds a FUSE reply: headers with [`Writer::write_obj`], bytes with [`io::Write`],
@@ -242,6 +388,9 @@ struct DevSink<'a, S> {
 pub struct Writer<'a, S = ()> {
     bufs: IoBuffers<'a, S>,
     sink: Option<DevSink<'a, S>>,
+    /// Where a reply sent after `handle_message` returned goes (virtio-fs: set by the
+    /// queue's owner; `/dev/fuse` makes one on demand).
+    late: Option<Box<dyn ReplySink>>,
 }
 
 impl<'a> Writer<'a, ()> {
@@ -252,7 +401,39 @@ impl<'a> Writer<'a, ()> {
         list.push(area);
         Writer {
             bufs: IoBuffers::new(list),
-            sink: Some(DevSink { fd, area }),
+            sink: Some(DevSink {
+                fd: fd.as_raw_fd(),
+                area,
+            }),
+            late: None,
+        }
+    }
+}
+
+/// Constructors named after the variants of fuse-backend-rs 0.14's `Writer` enum, so that
+/// `Writer::FuseDev(w)` and its kin compile (a `Writer` here is a struct: see
+/// docs/compat.md).
+#[allow(non_snake_case)]
+impl<'a, S: BitmapSlice> Writer<'a, S> {
+    /// The writer for a `/dev/fuse` reply: the same as `Writer::from(w)`.
+    #[cfg(feature = "fusedev")]
+    pub fn FuseDev(w: FuseDevWriter<'a, S>) -> Writer<'a, S> {
+        w.into()
+    }
+
+    /// The writer for a virtio-fs reply: the same as `Writer::from(w)`.
+    #[cfg(feature = "virtiofs")]
+    pub fn VirtioFs(w: VirtioFsWriter<'a, S>) -> Writer<'a, S> {
+        w.into()
+    }
+
+    /// A writer with no space and nothing behind it: writes take no bytes and `commit`
+    /// sends nothing.
+    pub fn Noop(_: PhantomData<&'a S>) -> Writer<'a, S> {
+        Writer {
+            bufs: IoBuffers::empty(),
+            sink: None,
+            late: None,
         }
     }
 }
@@ -267,6 +448,7 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
         Writer {
             bufs: IoBuffers::new(slices.into_iter().collect()),
             sink: None,
+            late: None,
         }
     }
 
@@ -276,15 +458,26 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
     }
 
     /// Moves up to `count` bytes from `src` at offset `off` into the reply (`preadv` into the
-    /// reply buffers), returning how many were read.
-    pub fn write_from_at<F: FileReadWriteVolatile + ?Sized>(
+    /// reply buffers), returning how many were read. `src` may be a file or a `&mut` to
+    /// one.
+    pub fn write_from_at<F: FileReadWriteVolatile>(
         &mut self,
-        src: &mut F,
+        mut src: F,
         count: usize,
         off: u64,
     ) -> io::Result<usize> {
         self.bufs
             .consume(count, |bufs| src.read_vectored_at_volatile(bufs, off))
+    }
+
+    /// Moves up to `count` bytes into the reply with `f`, which gets the free space as
+    /// slices (a readv-like call); for writers over memory with no device behind them.
+    #[cfg(feature = "virtiofs")]
+    pub(crate) fn consume_from<F>(&mut self, count: usize, f: F) -> io::Result<usize>
+    where
+        F: FnOnce(&[FileVolatileSlice]) -> io::Result<usize>,
+    {
+        self.bufs.consume(count, f)
     }
 
     /// Space left in the reply area.
@@ -306,19 +499,38 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
             .map_err(|_| Error::SplitOutOfBounds(offset))?;
         let sink = match &self.sink {
             Some(s) => {
-                let written = self.bytes_written();
-                let start = written
+                let start = self
+                    .bytes_written()
                     .checked_add(offset)
                     .ok_or(Error::SplitOutOfBounds(offset))?;
-                let area = s
-                    .area
-                    .offset(start)
-                    .map_err(|_| Error::SplitOutOfBounds(offset))?;
-                Some(DevSink { fd: s.fd, area })
+                Some(s.tail(start).ok_or(Error::SplitOutOfBounds(offset))?)
             }
             None => None,
         };
-        Ok(Writer { bufs, sink })
+        Ok(Writer {
+            bufs,
+            sink,
+            late: None,
+        })
+    }
+
+    /// Lets the server answer this request later, through `sink`, instead of on the
+    /// serving thread (see [`ReplySink`]). A request answered through the sink gets no
+    /// reply through this writer: `handle_message` returns `Ok(0)` for it, and the caller
+    /// must not complete it (for virtio-fs: must not add the chain to the used ring).
+    pub fn set_late_reply(&mut self, sink: Box<dyn ReplySink>) {
+        self.late = Some(sink);
+    }
+
+    /// Takes the sink for a late reply: the one set with
+    /// [`set_late_reply`](Writer::set_late_reply), or for `/dev/fuse` a duplicate of the
+    /// device descriptor. `None` when the transport cannot answer late.
+    pub(crate) fn take_late_reply(&mut self) -> Option<Box<dyn ReplySink>> {
+        if let Some(late) = self.late.take() {
+            return Some(late);
+        }
+        let fd = self.sink.as_ref()?.dup_fd()?;
+        Some(Box::new(late_reply::FuseDevLateReply::new(fd)))
     }
 
     /// Finishes the reply: a fusedev writer sends its bytes and those of `other` (a writer
@@ -328,49 +540,10 @@ impl<'a, S: BitmapSlice> Writer<'a, S> {
         let Some(sink) = &self.sink else {
             return Ok(total);
         };
-        let mut iov: [libc::iovec; 2] = [libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: 0,
-        }; 2];
-        let mut n = 0;
-        for w in std::iter::once(&*self).chain(other) {
-            let len = w.bytes_written();
-            if len == 0 {
-                continue;
-            }
-            let Some(s) = &w.sink else { continue };
-            let head = s
-                .area
-                .subslice(0, len)
-                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-            let view = FileVolatileSlice::from_volatile_slice(&head);
-            iov[n] = libc::iovec {
-                iov_base: view.as_ptr() as *mut libc::c_void,
-                iov_len: view.len(),
-            };
-            n += 1;
-        }
-        if n == 0 {
-            return Ok(0);
-        }
-        loop {
-            // SAFETY: the iovecs point at the written prefixes of the writers' areas, which
-            // stay borrowed for `'a`; `iov[..n]` is initialised and outlives the call.
-            let ret = unsafe { libc::writev(sink.fd.as_raw_fd(), iov.as_ptr(), n as libc::c_int) };
-            if ret >= 0 {
-                return Ok(ret as usize);
-            }
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                // The kernel no longer waits for this reply (the request was interrupted
-                // or aborted): nothing was lost, so this is not a transport failure.
-                Some(libc::ENOENT) => {
-                    log::debug!("reply dropped by the kernel: request no longer pending");
-                    return Ok(total);
-                }
-                _ => return Err(err),
-            }
+        let mine = (&sink.area, self.bytes_written());
+        match other.and_then(|o| Some((&o.sink.as_ref()?.area, o.bytes_written()))) {
+            Some(theirs) => send_reply(sink.fd, &[mine, theirs], total),
+            None => send_reply(sink.fd, &[mine], total),
         }
     }
 
@@ -390,6 +563,17 @@ impl<S: BitmapSlice> io::Write for Writer<'_, S> {
     }
 }
 
+/// The size of a memory page, in bytes (`sysconf(_SC_PAGESIZE)`, read once).
+pub fn pagesize() -> usize {
+    static PAGESIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGESIZE.get_or_init(|| {
+        // SAFETY: sysconf takes an integer and reads no memory of ours.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        // Linux always knows its page size; 4096 is the smallest it uses.
+        usize::try_from(n).unwrap_or(4096)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +584,7 @@ mod tests {
         let mut raw = [0u8; 16];
         raw[..8].copy_from_slice(&7u64.to_ne_bytes());
         raw[8..12].copy_from_slice(b"abc\0");
-        let mut r = Reader::from_fuse_buffer(FuseBuf::new(&mut raw)).unwrap();
+        let mut r = Reader::<()>::from_fuse_buffer(FuseBuf::new(&mut raw)).unwrap();
         assert_eq!(r.read_obj::<u64>().unwrap(), 7);
         let mut name = [0u8; 4];
         r.read_exact(&mut name).unwrap();

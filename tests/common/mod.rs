@@ -397,7 +397,7 @@ pub fn service_loop<F: fuse_backend_rs::api::filesystem::FileSystem + Sync>(
                 return;
             }
         };
-        match server.handle_message(reader, writer, None, None) {
+        match server.handle_message(reader, writer.into(), None, None) {
             Ok(_) => {}
             Err(fuse_backend_rs::Error::EncodeMessage(e))
                 if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EBADF)) =>

@@ -22,9 +22,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use fuse_backend_rs::api::filesystem::Layer;
 use fuse_backend_rs::api::server::Server;
-use fuse_backend_rs::overlayfs::{Config, OverlayFs};
+use fuse_backend_rs::overlayfs::{Config, DynLayer, OverlayFs};
 use fuse_backend_rs::passthrough::{self, PassthroughFs};
 use fuse_backend_rs::transport::FuseSession;
 use vmm_sys_util::tempdir::TempDir;
@@ -203,7 +202,7 @@ fn holders(dir: &Path) -> String {
 }
 
 /// A passthrough layer over `dir`, as the example daemon makes them.
-pub fn layer(dir: &Path, handles: bool) -> Arc<dyn Layer> {
+pub fn layer(dir: &Path, handles: bool) -> Arc<DynLayer> {
     let cfg = passthrough::Config {
         root_dir: dir.to_string_lossy().into_owned(),
         xattr: true,
@@ -229,7 +228,8 @@ impl FuseOverlay {
         cfg.mountpoint = l.mnt.to_string_lossy().into_owned();
         let upper = (!readonly).then(|| layer(&l.upper, false));
         let lowers = l.lowers.iter().map(|d| layer(d, false)).collect();
-        let fs = OverlayFs::new(upper, lowers, cfg).map_err(|e| format!("OverlayFs::new: {e}"))?;
+        let fs = OverlayFs::with_layers(upper, lowers, cfg)
+            .map_err(|e| format!("OverlayFs::new: {e}"))?;
         Self::serve(fs, &l.mnt, readonly)
     }
 
@@ -400,6 +400,24 @@ impl Twins {
     pub fn remount(&mut self) {
         self.unmount();
         self.mount().expect("remount");
+    }
+
+    /// Stacks another layer on both (unmounted) overlays: the upper directory becomes
+    /// the top lower layer, and a fresh upper and work directory (`u<N>`, `w<N>` beside
+    /// the others) take its place; mount again with [`Twins::mount`].
+    pub fn push_upper(&mut self) {
+        assert!(
+            self.kernel.is_none() && self.fuse.is_none(),
+            "unmount first"
+        );
+        for l in [&mut self.k, &mut self.f] {
+            let n = l.lowers.len() + 1;
+            let root = l.mnt.parent().unwrap().to_path_buf();
+            let old = std::mem::replace(&mut l.upper, root.join(format!("u{n}")));
+            l.lowers.insert(0, old);
+            l.work = root.join(format!("w{n}"));
+            l.create();
+        }
     }
 
     /// `rel` under the kernel mount and under ours.

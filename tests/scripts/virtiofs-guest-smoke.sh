@@ -10,7 +10,8 @@
 # overwrite in place, mkdir/rename/link/symlink/unlink/rmdir, chmod, truncate,
 # user xattrs (set/get/list/remove; needs setfattr/getfattr copied in with --bin,
 # the daemon started with --xattr), and a dd write + read of N MiB (256) with a
-# checksum compare. Prints one line per check and exits 1 on any mismatch.
+# checksum compare, and flock contention (needs flock copied in
+# with --bin). Prints one line per check and exits 1 on any mismatch.
 #
 # Options: --mb N (size of the dd file, 0 skips it), --no-xattr (skip xattrs:
 # for daemons started without --xattr).
@@ -163,6 +164,27 @@ if [ "$MB" -gt 0 ]; then
         printf "INFO dd %d MiB: write %.2f s, read+md5 %.2f s\n", mb, w, r }'
     t "unlink the big file" rm big
 fi
+
+# --- locks: flock waiters must not stop the queue ---------------------------------
+# A holder and two waiters: a wait that kept the daemon's queue thread would stop every
+# request, the holder's unlock included, for good. (flock is util-linux's, copied in.)
+touch lockf lockg
+flock -x lockf sleep 3 &
+holder=$!
+sleep 1
+flock -x lockf true &
+w1=$!
+flock -x lockf true &
+w2=$!
+sleep 1
+t "stat while two flock waiters wait" stat lockg
+t "the holder still holds the lock" kill -0 $holder
+t "first flock waiter gets the lock" wait $w1
+t "second flock waiter gets the lock" wait $w2
+wait $holder
+# (No interruption check here: Linux's virtio-fs driver does not send FUSE_INTERRUPT, so
+# a signalled waiter in a guest waits until the lock comes free, whatever the daemon does.)
+t "unlink the lock files" rm lockf lockg
 
 # --- final check of every file, then clean up ------------------------------------
 flush

@@ -11,25 +11,26 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::abi::fuse_abi::{CreateIn, FileLock, FsOptions, OpenOptions, SetattrValid, ROOT_ID};
+pub use crate::abi::fuse_abi::{
+    CreateIn, FsOptions, OpenOptions, SetattrValid, SetxattrFlags, ROOT_ID,
+};
 use crate::abi::virtio_fs::RemovemappingOne;
+use crate::errno::err;
 use crate::transport::FsCacheReqHandler;
 
 pub mod layer;
 pub use layer::Layer;
 
+mod lock_wait;
+pub use lock_wait::LockWaiter;
+pub(crate) use lock_wait::WaitTable;
 mod types;
 pub use types::{
-    Context, DirEntry, Entry, GetxattrReply, IoctlData, ListxattrReply, ZeroCopyReader,
-    ZeroCopyWriter,
+    Context, DirEntry, Entry, FileLock, GetxattrReply, IoctlData, IoctlReply, ListxattrReply,
+    ZeroCopyReader, ZeroCopyWriter,
 };
-
-fn enosys<T>() -> io::Result<T> {
-    Err(io::Error::from_raw_os_error(libc::ENOSYS))
-}
 
 /// A filesystem served over FUSE. See the module documentation.
 ///
@@ -38,7 +39,7 @@ fn enosys<T>() -> io::Result<T> {
 /// one to that inode's count; `forget`/`batch_forget` subtract. The driver may drop an
 /// inode when its count reaches zero. The root inode (`ROOT_ID`) is never forgotten.
 #[allow(unused_variables, clippy::too_many_arguments, clippy::type_complexity)]
-pub trait FileSystem: Send + Sync {
+pub trait FileSystem {
     /// The driver's inode type; the kernel sees it as a `u64` node id.
     type Inode: From<u64> + Into<u64>;
     /// The driver's open-file handle type; the kernel sees it as a `u64`.
@@ -55,7 +56,7 @@ pub trait FileSystem: Send + Sync {
 
     /// Looks up `name` in `parent`. Lookup count +1 on success.
     fn lookup(&self, ctx: &Context, parent: Self::Inode, name: &CStr) -> io::Result<Entry> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// The kernel dropped `count` references to `inode`. Never answered.
@@ -75,7 +76,7 @@ pub trait FileSystem: Send + Sync {
         inode: Self::Inode,
         handle: Option<Self::Handle>,
     ) -> io::Result<(libc::stat64, Duration)> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Changes the attributes named by `valid`; `handle` is set for FATTR_FH (e.g.
@@ -88,12 +89,12 @@ pub trait FileSystem: Send + Sync {
         handle: Option<Self::Handle>,
         valid: SetattrValid,
     ) -> io::Result<(libc::stat64, Duration)> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// The target of a symbolic link.
     fn readlink(&self, ctx: &Context, inode: Self::Inode) -> io::Result<Vec<u8>> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Creates symlink `name` in `parent` pointing at `linkname`. Lookup count +1.
@@ -104,7 +105,7 @@ pub trait FileSystem: Send + Sync {
         parent: Self::Inode,
         name: &CStr,
     ) -> io::Result<Entry> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Creates a file node (regular, FIFO, socket, device). Lookup count +1.
@@ -117,7 +118,7 @@ pub trait FileSystem: Send + Sync {
         rdev: u32,
         umask: u32,
     ) -> io::Result<Entry> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Creates a directory. Lookup count +1.
@@ -129,17 +130,17 @@ pub trait FileSystem: Send + Sync {
         mode: u32,
         umask: u32,
     ) -> io::Result<Entry> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Removes a non-directory.
     fn unlink(&self, ctx: &Context, parent: Self::Inode, name: &CStr) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Removes an empty directory.
     fn rmdir(&self, ctx: &Context, parent: Self::Inode, name: &CStr) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Renames; `flags` are `RENAME_NOREPLACE`, `RENAME_EXCHANGE`, `RENAME_WHITEOUT`
@@ -153,7 +154,7 @@ pub trait FileSystem: Send + Sync {
         newname: &CStr,
         flags: u32,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Creates hard link `newname` in `newparent` to `inode`. Lookup count +1.
@@ -164,7 +165,7 @@ pub trait FileSystem: Send + Sync {
         newparent: Self::Inode,
         newname: &CStr,
     ) -> io::Result<Entry> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Opens a file. `flags` are the open(2) flags, `fuse_flags` the FUSE_OPEN_* flags.
@@ -177,7 +178,7 @@ pub trait FileSystem: Send + Sync {
         flags: u32,
         fuse_flags: u32,
     ) -> io::Result<(Option<Self::Handle>, OpenOptions, Option<u32>)> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Atomically creates and opens a file. Lookup count +1.
@@ -188,7 +189,7 @@ pub trait FileSystem: Send + Sync {
         name: &CStr,
         args: CreateIn,
     ) -> io::Result<(Entry, Option<Self::Handle>, OpenOptions, Option<u32>)> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Reads up to `size` bytes at `offset` into `w`; returns the bytes read (short at EOF).
@@ -203,7 +204,7 @@ pub trait FileSystem: Send + Sync {
         lock_owner: Option<u64>,
         flags: u32,
     ) -> io::Result<usize> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Writes `size` bytes from `r` at `offset`; returns the bytes written.
@@ -221,12 +222,12 @@ pub trait FileSystem: Send + Sync {
         flags: u32,
         fuse_flags: u32,
     ) -> io::Result<usize> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Filesystem statistics.
     fn statfs(&self, ctx: &Context, inode: Self::Inode) -> io::Result<libc::statvfs64> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// The last close of an open file.
@@ -240,7 +241,7 @@ pub trait FileSystem: Send + Sync {
         flock_release: bool,
         lock_owner: Option<u64>,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Synchronises file contents (only data when `datasync`).
@@ -251,7 +252,7 @@ pub trait FileSystem: Send + Sync {
         datasync: bool,
         handle: Self::Handle,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Called on each close(2) of a file descriptor.
@@ -262,7 +263,7 @@ pub trait FileSystem: Send + Sync {
         handle: Self::Handle,
         lock_owner: u64,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Sets an extended attribute; `flags` are XATTR_CREATE/XATTR_REPLACE.
@@ -274,7 +275,30 @@ pub trait FileSystem: Send + Sync {
         value: &[u8],
         flags: u32,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
+    }
+
+    /// Sets an extended attribute, with the `setxattr_flags` the kernel sends when
+    /// FUSE_SETXATTR_EXT was negotiated (since 7.33; empty otherwise). The server calls
+    /// this method for every SETXATTR; the default forwards to [`FileSystem::setxattr`]
+    /// and ignores `setxattr_flags`, so a filesystem that implements only `setxattr` keeps
+    /// working unchanged.
+    ///
+    /// [`SetxattrFlags::ACL_KILL_SGID`]: the request sets `system.posix_acl_access` for a
+    /// caller that is neither in the file's group nor holds `CAP_FSETID`, so the
+    /// filesystem must clear set-group-ID from the mode, as the kernel does for local
+    /// filesystems. An addition to upstream's API.
+    fn setxattr_ext(
+        &self,
+        ctx: &Context,
+        inode: Self::Inode,
+        name: &CStr,
+        value: &[u8],
+        flags: u32,
+        setxattr_flags: SetxattrFlags,
+    ) -> io::Result<()> {
+        let _ = setxattr_flags;
+        self.setxattr(ctx, inode, name, value, flags)
     }
 
     /// Gets an extended attribute; with `size` 0 returns its length.
@@ -285,7 +309,7 @@ pub trait FileSystem: Send + Sync {
         name: &CStr,
         size: u32,
     ) -> io::Result<GetxattrReply> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Lists extended attribute names; with `size` 0 returns the list's length.
@@ -295,12 +319,12 @@ pub trait FileSystem: Send + Sync {
         inode: Self::Inode,
         size: u32,
     ) -> io::Result<ListxattrReply> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Removes an extended attribute.
     fn removexattr(&self, ctx: &Context, inode: Self::Inode, name: &CStr) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Opens a directory; returns the handle and FOPEN_* options.
@@ -310,7 +334,7 @@ pub trait FileSystem: Send + Sync {
         inode: Self::Inode,
         flags: u32,
     ) -> io::Result<(Option<Self::Handle>, OpenOptions)> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Lists entries starting after `offset`, calling `add_entry` for each until it
@@ -324,7 +348,7 @@ pub trait FileSystem: Send + Sync {
         offset: u64,
         add_entry: &mut dyn FnMut(DirEntry) -> io::Result<usize>,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Like `readdir`, with an [`Entry`] per name. Each entry with a nonzero inode that
@@ -338,7 +362,7 @@ pub trait FileSystem: Send + Sync {
         offset: u64,
         add_entry: &mut dyn FnMut(DirEntry, Entry) -> io::Result<usize>,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Synchronises a directory.
@@ -349,7 +373,7 @@ pub trait FileSystem: Send + Sync {
         datasync: bool,
         handle: Self::Handle,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Closes a directory.
@@ -360,12 +384,12 @@ pub trait FileSystem: Send + Sync {
         flags: u32,
         handle: Self::Handle,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Checks access permissions (access(2)); `mask` is R_OK/W_OK/X_OK/F_OK.
     fn access(&self, ctx: &Context, inode: Self::Inode, mask: u32) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Tests for a POSIX lock.
@@ -378,7 +402,7 @@ pub trait FileSystem: Send + Sync {
         lock: FileLock,
         flags: u32,
     ) -> io::Result<FileLock> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Acquires, modifies or releases a POSIX lock (or a flock when `flags` has FUSE_LK_FLOCK).
@@ -391,7 +415,7 @@ pub trait FileSystem: Send + Sync {
         lock: FileLock,
         flags: u32,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Like `setlk`, waiting for a conflicting lock to go away.
@@ -404,14 +428,39 @@ pub trait FileSystem: Send + Sync {
         lock: FileLock,
         flags: u32,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
+    }
+
+    /// FUSE_SETLKW without keeping the serving thread while the lock is held by someone
+    /// else: answer through `waiter` ([`LockWaiter::complete`]) once the lock is granted or
+    /// the wait fails, from any thread, and end the wait with EINTR when
+    /// [`LockWaiter::is_interrupted`] says the client gave up (FUSE_INTERRUPT).
+    ///
+    /// The server calls this instead of [`setlkw`](FileSystem::setlkw) when the transport
+    /// can answer late (`/dev/fuse` always; virtio-fs when the queue's owner set a
+    /// [`ReplySink`](crate::transport::ReplySink)). A wait that blocks the calling thread
+    /// instead lets N waiting clients stop N service threads, and the unlock that would end
+    /// the waits can then never be served. The default does just that: it calls `setlkw`
+    /// and answers, for filesystems that never wait long.
+    #[allow(clippy::too_many_arguments)]
+    fn setlkw_deferred(
+        &self,
+        ctx: &Context,
+        inode: Self::Inode,
+        handle: Self::Handle,
+        owner: u64,
+        lock: FileLock,
+        flags: u32,
+        waiter: LockWaiter,
+    ) {
+        waiter.complete(self.setlkw(ctx, inode, handle, owner, lock, flags));
     }
 
     /// FUSE_INTERRUPT for the request `unique`. `Ok` sends no reply (the request will
     /// answer for itself); ENOSYS (the default) tells the kernel to stop sending interrupts;
     /// EAGAIN asks it to send this one again later.
     fn interrupt(&self, ctx: &Context, unique: u64) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Maps a file block to a device block (for block-device backed filesystems).
@@ -422,11 +471,16 @@ pub trait FileSystem: Send + Sync {
         block: u64,
         blocksize: u32,
     ) -> io::Result<u64> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
-    /// An ioctl on an open file; `data.data` holds `in_size` input bytes. The reply may
-    /// carry at most `out_size` bytes.
+    /// An ioctl on an open file (upstream's form): `data.data` holds the request's input
+    /// bytes (`None` when there are none); the reply may carry at most `out_size` bytes.
+    /// The default fails with ENOTTY ("no such ioctl"), as upstream's did.
+    ///
+    /// The server calls [`ioctl_with_arg`](Self::ioctl_with_arg), whose default calls
+    /// this method; implement that one instead to see the ioctl's `arg` or to return
+    /// output the filesystem does not keep.
     fn ioctl(
         &self,
         ctx: &Context,
@@ -434,29 +488,56 @@ pub trait FileSystem: Send + Sync {
         handle: Self::Handle,
         flags: u32,
         cmd: u32,
-        arg: u64,
-        data: IoctlData,
+        data: IoctlData<'_>,
         out_size: u32,
-    ) -> io::Result<IoctlData> {
-        enosys()
+    ) -> io::Result<IoctlData<'_>> {
+        Err(err(libc::ENOTTY))
     }
 
-    /// Polls for I/O readiness; returns the ready events.
+    /// FUSE_IOCTL with everything the request carries: `arg` is the ioctl's argument as
+    /// the client passed it, `data` the `in_size` input bytes. Returns the result and at
+    /// most `out_size` output bytes (more is answered with EOVERFLOW).
+    ///
+    /// The default calls [`ioctl`](Self::ioctl) and copies its output.
+    fn ioctl_with_arg(
+        &self,
+        ctx: &Context,
+        inode: Self::Inode,
+        handle: Self::Handle,
+        flags: u32,
+        cmd: u32,
+        arg: u64,
+        data: &[u8],
+        out_size: u32,
+    ) -> io::Result<IoctlReply> {
+        let input = IoctlData {
+            result: 0,
+            data: (!data.is_empty()).then_some(data),
+        };
+        let out = self.ioctl(ctx, inode, handle, flags, cmd, input, out_size)?;
+        Ok(IoctlReply {
+            result: out.result,
+            data: out.data.map(<[u8]>::to_vec).unwrap_or_default(),
+        })
+    }
+
+    /// Polls for I/O readiness; returns the ready events. `khandle` is the kernel's poll
+    /// handle, for [`Server::notify_poll_wakeup`](crate::api::server::Server::notify_poll_wakeup).
     fn poll(
         &self,
         ctx: &Context,
         inode: Self::Inode,
         handle: Self::Handle,
-        khandle: u64,
+        khandle: Self::Handle,
         flags: u32,
         events: u32,
     ) -> io::Result<u32> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// The kernel's answer to a NOTIFY_RETRIEVE (FUSE_NOTIFY_REPLY).
     fn notify_reply(&self) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Allocates or punches space (fallocate(2) `mode`).
@@ -469,7 +550,7 @@ pub trait FileSystem: Send + Sync {
         offset: u64,
         length: u64,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Repositions the file offset (SEEK_DATA/SEEK_HOLE among others); returns the result.
@@ -481,7 +562,7 @@ pub trait FileSystem: Send + Sync {
         offset: u64,
         whence: u32,
     ) -> io::Result<u64> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Copies a range between open files without passing the data through the client
@@ -498,7 +579,7 @@ pub trait FileSystem: Send + Sync {
         len: u64,
         flags: u64,
     ) -> io::Result<usize> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Maps a file range into the virtio-fs DAX window (since 7.31).
@@ -513,7 +594,7 @@ pub trait FileSystem: Send + Sync {
         moffset: u64,
         vu_req: &mut dyn FsCacheReqHandler,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Removes ranges from the virtio-fs DAX window (since 7.31).
@@ -524,12 +605,12 @@ pub trait FileSystem: Send + Sync {
         requests: Vec<RemovemappingOne>,
         vu_req: &mut dyn FsCacheReqHandler,
     ) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Synchronises the whole filesystem (since 7.34).
     fn syncfs(&self, ctx: &Context, inode: Self::Inode) -> io::Result<()> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Creates an unnamed temporary file in `parent` (O_TMPFILE, since 7.37). Lookup count +1.
@@ -539,7 +620,7 @@ pub trait FileSystem: Send + Sync {
         parent: Self::Inode,
         args: CreateIn,
     ) -> io::Result<(Entry, Option<Self::Handle>, OpenOptions)> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     /// Extended attributes (statx(2), since 7.39); `mask` is the STATX_* fields wanted.
@@ -551,429 +632,15 @@ pub trait FileSystem: Send + Sync {
         flags: u32,
         mask: u32,
     ) -> io::Result<(libc::statx, Duration)> {
-        enosys()
+        Err(err(libc::ENOSYS))
+    }
+
+    /// Maps the client's user and group ids in `ctx` to the ids the filesystem uses,
+    /// before the request is served (the server calls it for every request). An error
+    /// fails the request. The default leaves `ctx` unchanged.
+    fn id_remap(&self, ctx: &mut Context) -> io::Result<()> {
+        Ok(())
     }
 }
 
-/// Shares one filesystem between servers (e.g. `Server::new(Arc::new(vfs))`).
-#[allow(clippy::type_complexity)]
-impl<F: FileSystem + ?Sized> FileSystem for Arc<F> {
-    type Inode = F::Inode;
-    type Handle = F::Handle;
-
-    fn init(&self, capable: FsOptions) -> io::Result<FsOptions> {
-        (**self).init(capable)
-    }
-    fn destroy(&self) {
-        (**self).destroy()
-    }
-    fn lookup(&self, ctx: &Context, parent: Self::Inode, name: &CStr) -> io::Result<Entry> {
-        (**self).lookup(ctx, parent, name)
-    }
-    fn forget(&self, ctx: &Context, inode: Self::Inode, count: u64) {
-        (**self).forget(ctx, inode, count)
-    }
-    fn batch_forget(&self, ctx: &Context, requests: Vec<(Self::Inode, u64)>) {
-        (**self).batch_forget(ctx, requests)
-    }
-    fn getattr(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Option<Self::Handle>,
-    ) -> io::Result<(libc::stat64, Duration)> {
-        (**self).getattr(ctx, inode, handle)
-    }
-    fn setattr(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        attr: libc::stat64,
-        handle: Option<Self::Handle>,
-        valid: SetattrValid,
-    ) -> io::Result<(libc::stat64, Duration)> {
-        (**self).setattr(ctx, inode, attr, handle, valid)
-    }
-    fn readlink(&self, ctx: &Context, inode: Self::Inode) -> io::Result<Vec<u8>> {
-        (**self).readlink(ctx, inode)
-    }
-    fn symlink(
-        &self,
-        ctx: &Context,
-        linkname: &CStr,
-        parent: Self::Inode,
-        name: &CStr,
-    ) -> io::Result<Entry> {
-        (**self).symlink(ctx, linkname, parent, name)
-    }
-    fn mknod(
-        &self,
-        ctx: &Context,
-        parent: Self::Inode,
-        name: &CStr,
-        mode: u32,
-        rdev: u32,
-        umask: u32,
-    ) -> io::Result<Entry> {
-        (**self).mknod(ctx, parent, name, mode, rdev, umask)
-    }
-    fn mkdir(
-        &self,
-        ctx: &Context,
-        parent: Self::Inode,
-        name: &CStr,
-        mode: u32,
-        umask: u32,
-    ) -> io::Result<Entry> {
-        (**self).mkdir(ctx, parent, name, mode, umask)
-    }
-    fn unlink(&self, ctx: &Context, parent: Self::Inode, name: &CStr) -> io::Result<()> {
-        (**self).unlink(ctx, parent, name)
-    }
-    fn rmdir(&self, ctx: &Context, parent: Self::Inode, name: &CStr) -> io::Result<()> {
-        (**self).rmdir(ctx, parent, name)
-    }
-    fn rename(
-        &self,
-        ctx: &Context,
-        olddir: Self::Inode,
-        oldname: &CStr,
-        newdir: Self::Inode,
-        newname: &CStr,
-        flags: u32,
-    ) -> io::Result<()> {
-        (**self).rename(ctx, olddir, oldname, newdir, newname, flags)
-    }
-    fn link(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        newparent: Self::Inode,
-        newname: &CStr,
-    ) -> io::Result<Entry> {
-        (**self).link(ctx, inode, newparent, newname)
-    }
-    fn open(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        flags: u32,
-        fuse_flags: u32,
-    ) -> io::Result<(Option<Self::Handle>, OpenOptions, Option<u32>)> {
-        (**self).open(ctx, inode, flags, fuse_flags)
-    }
-    fn create(
-        &self,
-        ctx: &Context,
-        parent: Self::Inode,
-        name: &CStr,
-        args: CreateIn,
-    ) -> io::Result<(Entry, Option<Self::Handle>, OpenOptions, Option<u32>)> {
-        (**self).create(ctx, parent, name, args)
-    }
-    fn read(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        w: &mut dyn ZeroCopyWriter,
-        size: u32,
-        offset: u64,
-        lock_owner: Option<u64>,
-        flags: u32,
-    ) -> io::Result<usize> {
-        (**self).read(ctx, inode, handle, w, size, offset, lock_owner, flags)
-    }
-    fn write(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        r: &mut dyn ZeroCopyReader,
-        size: u32,
-        offset: u64,
-        lock_owner: Option<u64>,
-        delayed_write: bool,
-        flags: u32,
-        fuse_flags: u32,
-    ) -> io::Result<usize> {
-        (**self).write(
-            ctx,
-            inode,
-            handle,
-            r,
-            size,
-            offset,
-            lock_owner,
-            delayed_write,
-            flags,
-            fuse_flags,
-        )
-    }
-    fn statfs(&self, ctx: &Context, inode: Self::Inode) -> io::Result<libc::statvfs64> {
-        (**self).statfs(ctx, inode)
-    }
-    fn release(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        flags: u32,
-        handle: Self::Handle,
-        flush: bool,
-        flock_release: bool,
-        lock_owner: Option<u64>,
-    ) -> io::Result<()> {
-        (**self).release(ctx, inode, flags, handle, flush, flock_release, lock_owner)
-    }
-    fn fsync(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        datasync: bool,
-        handle: Self::Handle,
-    ) -> io::Result<()> {
-        (**self).fsync(ctx, inode, datasync, handle)
-    }
-    fn flush(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        lock_owner: u64,
-    ) -> io::Result<()> {
-        (**self).flush(ctx, inode, handle, lock_owner)
-    }
-    fn setxattr(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        name: &CStr,
-        value: &[u8],
-        flags: u32,
-    ) -> io::Result<()> {
-        (**self).setxattr(ctx, inode, name, value, flags)
-    }
-    fn getxattr(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        name: &CStr,
-        size: u32,
-    ) -> io::Result<GetxattrReply> {
-        (**self).getxattr(ctx, inode, name, size)
-    }
-    fn listxattr(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        size: u32,
-    ) -> io::Result<ListxattrReply> {
-        (**self).listxattr(ctx, inode, size)
-    }
-    fn removexattr(&self, ctx: &Context, inode: Self::Inode, name: &CStr) -> io::Result<()> {
-        (**self).removexattr(ctx, inode, name)
-    }
-    fn opendir(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        flags: u32,
-    ) -> io::Result<(Option<Self::Handle>, OpenOptions)> {
-        (**self).opendir(ctx, inode, flags)
-    }
-    fn readdir(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        size: u32,
-        offset: u64,
-        add_entry: &mut dyn FnMut(DirEntry) -> io::Result<usize>,
-    ) -> io::Result<()> {
-        (**self).readdir(ctx, inode, handle, size, offset, add_entry)
-    }
-    fn readdirplus(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        size: u32,
-        offset: u64,
-        add_entry: &mut dyn FnMut(DirEntry, Entry) -> io::Result<usize>,
-    ) -> io::Result<()> {
-        (**self).readdirplus(ctx, inode, handle, size, offset, add_entry)
-    }
-    fn fsyncdir(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        datasync: bool,
-        handle: Self::Handle,
-    ) -> io::Result<()> {
-        (**self).fsyncdir(ctx, inode, datasync, handle)
-    }
-    fn releasedir(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        flags: u32,
-        handle: Self::Handle,
-    ) -> io::Result<()> {
-        (**self).releasedir(ctx, inode, flags, handle)
-    }
-    fn access(&self, ctx: &Context, inode: Self::Inode, mask: u32) -> io::Result<()> {
-        (**self).access(ctx, inode, mask)
-    }
-    fn getlk(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        owner: u64,
-        lock: FileLock,
-        flags: u32,
-    ) -> io::Result<FileLock> {
-        (**self).getlk(ctx, inode, handle, owner, lock, flags)
-    }
-    fn setlk(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        owner: u64,
-        lock: FileLock,
-        flags: u32,
-    ) -> io::Result<()> {
-        (**self).setlk(ctx, inode, handle, owner, lock, flags)
-    }
-    fn setlkw(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        owner: u64,
-        lock: FileLock,
-        flags: u32,
-    ) -> io::Result<()> {
-        (**self).setlkw(ctx, inode, handle, owner, lock, flags)
-    }
-    fn interrupt(&self, ctx: &Context, unique: u64) -> io::Result<()> {
-        (**self).interrupt(ctx, unique)
-    }
-    fn bmap(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        block: u64,
-        blocksize: u32,
-    ) -> io::Result<u64> {
-        (**self).bmap(ctx, inode, block, blocksize)
-    }
-    fn ioctl(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        flags: u32,
-        cmd: u32,
-        arg: u64,
-        data: IoctlData,
-        out_size: u32,
-    ) -> io::Result<IoctlData> {
-        (**self).ioctl(ctx, inode, handle, flags, cmd, arg, data, out_size)
-    }
-    fn poll(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        khandle: u64,
-        flags: u32,
-        events: u32,
-    ) -> io::Result<u32> {
-        (**self).poll(ctx, inode, handle, khandle, flags, events)
-    }
-    fn notify_reply(&self) -> io::Result<()> {
-        (**self).notify_reply()
-    }
-    fn fallocate(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        mode: u32,
-        offset: u64,
-        length: u64,
-    ) -> io::Result<()> {
-        (**self).fallocate(ctx, inode, handle, mode, offset, length)
-    }
-    fn lseek(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        offset: u64,
-        whence: u32,
-    ) -> io::Result<u64> {
-        (**self).lseek(ctx, inode, handle, offset, whence)
-    }
-    fn copy_file_range(
-        &self,
-        ctx: &Context,
-        inode_in: Self::Inode,
-        handle_in: Self::Handle,
-        offset_in: u64,
-        inode_out: Self::Inode,
-        handle_out: Self::Handle,
-        offset_out: u64,
-        len: u64,
-        flags: u64,
-    ) -> io::Result<usize> {
-        (**self).copy_file_range(
-            ctx, inode_in, handle_in, offset_in, inode_out, handle_out, offset_out, len, flags,
-        )
-    }
-    fn setupmapping(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Self::Handle,
-        foffset: u64,
-        len: u64,
-        flags: u64,
-        moffset: u64,
-        vu_req: &mut dyn FsCacheReqHandler,
-    ) -> io::Result<()> {
-        (**self).setupmapping(ctx, inode, handle, foffset, len, flags, moffset, vu_req)
-    }
-    fn removemapping(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        requests: Vec<RemovemappingOne>,
-        vu_req: &mut dyn FsCacheReqHandler,
-    ) -> io::Result<()> {
-        (**self).removemapping(ctx, inode, requests, vu_req)
-    }
-    fn syncfs(&self, ctx: &Context, inode: Self::Inode) -> io::Result<()> {
-        (**self).syncfs(ctx, inode)
-    }
-    fn tmpfile(
-        &self,
-        ctx: &Context,
-        parent: Self::Inode,
-        args: CreateIn,
-    ) -> io::Result<(Entry, Option<Self::Handle>, OpenOptions)> {
-        (**self).tmpfile(ctx, parent, args)
-    }
-    fn statx(
-        &self,
-        ctx: &Context,
-        inode: Self::Inode,
-        handle: Option<Self::Handle>,
-        flags: u32,
-        mask: u32,
-    ) -> io::Result<(libc::statx, Duration)> {
-        (**self).statx(ctx, inode, handle, flags, mask)
-    }
-}
+mod forward;

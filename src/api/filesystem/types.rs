@@ -1,11 +1,13 @@
 //! Values exchanged between the [`Server`](crate::api::server::Server) and a
 //! [`FileSystem`](super::FileSystem).
 
+use std::fs::File;
 use std::io;
 use std::time::Duration;
 
-use crate::abi::fuse_abi::{Attr, EntryOut, InHeader};
-use crate::common::FileReadWriteVolatile;
+use crate::abi::fuse_abi::{self, Attr, EntryOut, InHeader};
+use crate::common::{FileReadWriteVolatile, FileVolatileSlice};
+use crate::errno::err;
 
 /// Who sent a request: the credentials of the calling process in the client.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -120,13 +122,62 @@ pub enum ListxattrReply {
     Count(u32),
 }
 
-/// Input and output of FUSE_IOCTL.
+/// Input and output of [`FileSystem::ioctl`](super::FileSystem::ioctl) (upstream's form):
+/// the input bytes of the request, and the reply's result and output bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoctlData<'a> {
+    /// The `result` field of the reply (the ioctl's return value); 0 in the request.
+    pub result: i32,
+    /// Input bytes in the request (`None` when there are none), output bytes in the reply.
+    pub data: Option<&'a [u8]>,
+}
+
+/// The reply of [`FileSystem::ioctl_with_arg`](super::FileSystem::ioctl_with_arg): the
+/// ioctl's return value and the output bytes, owned.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IoctlData {
+pub struct IoctlReply {
     /// The `result` field of the reply (the ioctl's return value).
     pub result: i32,
-    /// Data: input bytes in the request, output bytes in the reply.
+    /// Output bytes, at most the request's `out_size`.
     pub data: Vec<u8>,
+}
+
+/// A POSIX or BSD lock as the [`FileSystem`](super::FileSystem) lock methods see it.
+///
+/// The same range and owner as the wire struct [`fuse_abi::FileLock`], with the type
+/// under the name `lock_type`; `From` converts both ways.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileLock {
+    /// First byte of the range.
+    pub start: u64,
+    /// Last byte of the range (inclusive; `OFFSET_MAX` for "to the end").
+    pub end: u64,
+    /// `F_RDLCK`, `F_WRLCK` or `F_UNLCK`.
+    pub lock_type: u32,
+    /// Thread group id of the lock holder.
+    pub pid: u32,
+}
+
+impl From<fuse_abi::FileLock> for FileLock {
+    fn from(l: fuse_abi::FileLock) -> Self {
+        FileLock {
+            start: l.start,
+            end: l.end,
+            lock_type: l.type_,
+            pid: l.pid,
+        }
+    }
+}
+
+impl From<FileLock> for fuse_abi::FileLock {
+    fn from(l: FileLock) -> Self {
+        fuse_abi::FileLock {
+            start: l.start,
+            end: l.end,
+            type_: l.lock_type,
+            pid: l.pid,
+        }
+    }
 }
 
 /// Data of a WRITE request, moved into a file without an intermediate copy.
@@ -148,7 +199,7 @@ pub trait ZeroCopyReader: io::Read {
     ) -> io::Result<()> {
         while count > 0 {
             match self.read_to(f, count, off) {
-                Ok(0) => return Err(io::Error::from_raw_os_error(libc::EIO)),
+                Ok(0) => return Err(err(libc::EIO)),
                 Ok(n) => {
                     count -= n;
                     off += n as u64;
@@ -195,8 +246,31 @@ pub trait ZeroCopyWriter: io::Write {
     /// Space left in the reply.
     fn available_bytes(&self) -> usize;
 
-    /// Moves up to `count` bytes, looping over short reads until EOF; returns the bytes moved.
+    /// Moves exactly `count` bytes, looping over short reads; fails with
+    /// `UnexpectedEof` when `f` ends first (upstream's contract). For "up to `count`
+    /// bytes, stop at end of file", use [`write_up_to_from`](Self::write_up_to_from).
     fn write_all_from(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        count: usize,
+        off: u64,
+    ) -> io::Result<()> {
+        if off.checked_add(count as u64).is_none() {
+            return Err(err(libc::EINVAL));
+        }
+        let n = self.write_up_to_from(f, count, off)?;
+        if n < count {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "failed to write whole buffer",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Moves up to `count` bytes, looping over short reads until EOF; returns the bytes
+    /// moved (fewer than `count` only at end of file).
+    fn write_up_to_from(
         &mut self,
         f: &mut dyn FileReadWriteVolatile,
         mut count: usize,
@@ -216,5 +290,69 @@ pub trait ZeroCopyWriter: io::Write {
             }
         }
         Ok(total)
+    }
+
+    /// Moves everything from `off` to the end of `f` (or until the reply is full);
+    /// returns the bytes moved.
+    fn copy_to_end(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        mut off: u64,
+    ) -> io::Result<usize> {
+        let mut total = 0usize;
+        loop {
+            match self.write_from(f, usize::MAX, off) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    total = total.saturating_add(n);
+                    off = off.saturating_add(n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Bytes one [`File`] copy step moves at most (the buffer is allocated per call).
+const FILE_COPY_CHUNK: usize = 1 << 20;
+
+/// A [`File`] as the source of WRITE data: bytes are read from the file's current
+/// position and written to `f` at `off` (through a buffer of at most 1 MiB per call).
+impl ZeroCopyReader for File {
+    fn read_to(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        count: usize,
+        off: u64,
+    ) -> io::Result<usize> {
+        let mut buf = vec![0u8; count.min(FILE_COPY_CHUNK)];
+        let n = self.read_volatile(FileVolatileSlice::from_mut_slice(&mut buf))?;
+        if n == 0 {
+            return Ok(0);
+        }
+        f.write_at_volatile(FileVolatileSlice::from_mut_slice(&mut buf[..n]), off)
+    }
+}
+
+/// A [`File`] as the destination of READ data: bytes of `f` at `off` are appended at
+/// the file's current position (through a buffer of at most 1 MiB per call).
+impl ZeroCopyWriter for File {
+    fn write_from(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        count: usize,
+        off: u64,
+    ) -> io::Result<usize> {
+        let mut buf = vec![0u8; count.min(FILE_COPY_CHUNK)];
+        let n = f.read_at_volatile(FileVolatileSlice::from_mut_slice(&mut buf), off)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.write_volatile(FileVolatileSlice::from_mut_slice(&mut buf[..n]))
+    }
+
+    fn available_bytes(&self) -> usize {
+        usize::MAX
     }
 }

@@ -8,9 +8,11 @@ use std::mem::size_of;
 use vm_memory::bitmap::BitmapSlice;
 use vm_memory::ByteValued;
 
-use super::OUT_HEADER_LEN;
+use super::validate::{Limits, Validate};
+use super::{Negotiated, OUT_HEADER_LEN};
 use crate::abi::fuse_abi::{ExtHeader, InHeader, Opcode, OutHeader, SuppGroups, FUSE_EXT_GROUPS};
 use crate::api::filesystem::Context;
+use crate::errno::err;
 use crate::transport::{Reader, Writer};
 use crate::{errno_of, Error, Result};
 
@@ -23,6 +25,9 @@ pub(super) struct SrvContext<'r, 'w, S: BitmapSlice> {
     pub(super) r: Reader<'r, S>,
     pub(super) w: Writer<'w, S>,
     out: Option<OutHeader>,
+    /// Payload sizes negotiated at INIT, for [`Validate`].
+    max_read: u32,
+    max_write: u32,
     /// FORGET, BATCH_FORGET and NOTIFY_REPLY are never answered, not even when malformed
     /// (the kernel has no request waiting for them).
     noreply: bool,
@@ -31,7 +36,7 @@ pub(super) struct SrvContext<'r, 'w, S: BitmapSlice> {
 impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     pub(super) fn new(h: InHeader, r: Reader<'r, S>, w: Writer<'w, S>) -> Self {
         let noreply = matches!(
-            Opcode::try_from(h.opcode),
+            Opcode::try_from_u32(h.opcode),
             Ok(Opcode::Forget | Opcode::BatchForget | Opcode::NotifyReply)
         );
         SrvContext {
@@ -40,7 +45,25 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
             r,
             w,
             out: None,
+            max_read: 0,
+            max_write: 0,
             noreply,
+        }
+    }
+
+    /// Records what INIT negotiated, which arguments are checked against.
+    pub(super) fn set_negotiated(&mut self, neg: &Negotiated) {
+        self.max_read = neg.max_read;
+        self.max_write = neg.max_write;
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            op: Opcode::try_from_u32(self.h.opcode).unwrap_or(Opcode::CuseInit),
+            max_read: self.max_read,
+            max_write: self.max_write,
+            body: self.r.available_bytes(),
+            reply_space: self.reply_space(),
         }
     }
 
@@ -68,14 +91,19 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     /// Splits off the request extensions (`total_extlen`, since 7.38) and applies the ones
     /// we understand (the supplementary group of FUSE_CREATE_SUPP_GROUP).
     pub(super) fn take_extensions(&mut self) -> Result<()> {
-        let ext_len = self.h.total_extlen as usize * 8;
+        let ext_len = self.h.total_extlen() as usize * 8;
         if ext_len == 0 {
             return Ok(());
         }
         let avail = self.r.available_bytes();
         let Some(args_len) = avail.checked_sub(ext_len) else {
+            log::debug!(
+                "unique={}: extensions longer than the request (len {})",
+                self.h.unique,
+                self.h.len
+            );
             return self
-                .reject(libc::EINVAL, Error::InvalidHeaderLength(self.h.len))
+                .reject(libc::EINVAL, Error::InvalidHeaderLength)
                 .map(|_| ());
         };
         let mut ext = self
@@ -87,12 +115,12 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
             let size = eh.size as usize;
             let Some(payload) = size.checked_sub(size_of::<ExtHeader>()) else {
                 return self
-                    .reject(libc::EINVAL, Error::DecodeMessage(einval()))
+                    .reject(libc::EINVAL, Error::DecodeMessage(err(libc::EINVAL)))
                     .map(|_| ());
             };
             if payload > ext.available_bytes() {
                 return self
-                    .reject(libc::EINVAL, Error::DecodeMessage(einval()))
+                    .reject(libc::EINVAL, Error::DecodeMessage(err(libc::EINVAL)))
                     .map(|_| ());
             }
             let rest = ext.split_at(payload).map_err(Error::FailedToSplitWriter)?;
@@ -108,20 +136,28 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
         Ok(())
     }
 
-    /// Reads the operation's fixed argument; a short body is answered with EINVAL.
-    pub(super) fn arg<T: ByteValued + Default>(&mut self) -> Result<T> {
-        match self.r.read_obj::<T>() {
-            Ok(v) => Ok(v),
+    /// Reads the operation's fixed argument and checks it ([`Validate`]); a short body or
+    /// a value beyond the protocol's limits is answered with an errno reply.
+    pub(super) fn arg<T: ByteValued + Default + Validate>(&mut self) -> Result<T> {
+        let v = match self.r.read_obj::<T>() {
+            Ok(v) => v,
             Err(e) => {
                 self.reply_error(libc::EINVAL)?;
-                Err(Error::DecodeMessage(e))
+                return Err(Error::DecodeMessage(e));
             }
+        };
+        if let Err((errno, err)) = v.validate(&self.limits()) {
+            self.reply_error(errno)?;
+            return Err(err);
         }
+        Ok(v)
     }
 
     /// Like [`arg`](Self::arg) for requests that must never be answered.
-    pub(super) fn arg_noreply<T: ByteValued + Default>(&mut self) -> Result<T> {
-        self.r.read_obj::<T>().map_err(Error::DecodeMessage)
+    pub(super) fn arg_noreply<T: ByteValued + Default + Validate>(&mut self) -> Result<T> {
+        let v = self.r.read_obj::<T>().map_err(Error::DecodeMessage)?;
+        v.validate(&self.limits()).map_err(|(_, err)| err)?;
+        Ok(v)
     }
 
     /// Reads the rest of the body (names) into `buf`; a body longer than `buf` is answered
@@ -262,10 +298,6 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     pub(super) fn reply_space(&self) -> usize {
         self.w.available_bytes().saturating_sub(OUT_HEADER_LEN)
     }
-}
-
-fn einval() -> io::Error {
-    io::Error::from_raw_os_error(libc::EINVAL)
 }
 
 /// Splits `buf` at its first NUL: the C string up to and including it, and the rest.

@@ -7,17 +7,21 @@
 //! (plus the few the server itself handles: INIT_EXT, MAX_PAGES, BIG_WRITES).
 
 use std::io::Read;
+use std::mem::size_of;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use vm_memory::bitmap::BitmapSlice;
+use vm_memory::ByteValued;
 
 use super::context::SrvContext;
 use super::{Negotiated, Server};
 use crate::abi::fuse_abi::{
-    FsOptions, InitOut, KERNEL_MINOR_VERSION, KERNEL_VERSION, MIN_KERNEL_MINOR_VERSION,
+    FsOptions, InitIn, InitIn2, InitOut, KERNEL_MINOR_VERSION, KERNEL_VERSION,
+    MIN_KERNEL_MINOR_VERSION,
 };
 use crate::api::filesystem::FileSystem;
+use crate::errno::err;
 use crate::{Error, Result};
 
 const PAGE_SIZE: u32 = 4096;
@@ -29,8 +33,13 @@ fn server_options() -> FsOptions {
 
 impl<F: FileSystem + Sync> Server<F> {
     pub(super) fn init<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
-        // The first 16 bytes exist in every version; flags2 follows since 7.36.
-        let [major, minor, max_readahead, flags]: [u32; 4] = c.arg()?;
+        // The first 16 bytes exist in every version; InitIn2 follows since 7.36.
+        let InitIn {
+            major,
+            minor,
+            max_readahead,
+            flags,
+        } = c.arg()?;
         if major < KERNEL_VERSION {
             log::error!("unsupported fuse protocol {major}.{minor}");
             return c.reject(libc::EPROTO, Error::InvalidMessage(eproto()));
@@ -49,13 +58,13 @@ impl<F: FileSystem + Sync> Server<F> {
             return c.reject(libc::EPROTO, Error::InvalidMessage(eproto()));
         }
         let mut offered = flags as u64;
-        if FsOptions::from_bits_truncate(offered).contains(FsOptions::INIT_EXT)
-            && c.r.available_bytes() >= 4
-        {
-            let flags2: u32 = c.arg()?;
-            offered |= (flags2 as u64) << 32;
+        // flags2 means something only with INIT_EXT, which kernels offer since 7.36.
+        if FsOptions::from_bits_truncate(offered).contains(FsOptions::INIT_EXT) {
+            if let Some(InitIn2 { flags2, unused: _ }) = read_init_in2(c)? {
+                offered |= (flags2 as u64) << 32;
+            }
         }
-        // The rest (`unused`) carries nothing yet.
+        // The rest (`InitIn2::unused`, or what a newer kernel adds) carries nothing yet.
         let mut rest = [0u8; 64];
         let _ = c.r.read(&mut rest);
         let capable = FsOptions::from_bits_truncate(offered);
@@ -100,6 +109,22 @@ impl<F: FileSystem + Sync> Server<F> {
     }
 }
 
+/// Reads the [`InitIn2`] that follows [`InitIn`], or `None` when the body ends before
+/// its `flags2`. Kernels since 7.36 send all of it; a shorter tail is taken as far as it
+/// goes, the missing fields reading as zero.
+fn read_init_in2<S: BitmapSlice>(c: &mut SrvContext<'_, '_, S>) -> Result<Option<InitIn2>> {
+    let n = c.r.available_bytes().min(size_of::<InitIn2>());
+    if n < size_of::<u32>() {
+        return Ok(None);
+    }
+    let mut ext = InitIn2::default();
+    if let Err(e) = c.r.read_exact(&mut ext.as_mut_slice()[..n]) {
+        c.reply_error(libc::EINVAL)?;
+        return Err(Error::DecodeMessage(e));
+    }
+    Ok(Some(ext))
+}
+
 fn eproto() -> std::io::Error {
-    std::io::Error::from_raw_os_error(libc::EPROTO)
+    err(libc::EPROTO)
 }

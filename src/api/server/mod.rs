@@ -19,9 +19,9 @@ use arc_swap::ArcSwap;
 use vm_memory::bitmap::BitmapSlice;
 
 use crate::abi::fuse_abi::{FsOptions, InHeader, Opcode, OutHeader, KERNEL_MINOR_VERSION};
-use crate::api::filesystem::FileSystem;
+use crate::api::filesystem::{FileSystem, WaitTable};
 use crate::transport::{FsCacheReqHandler, Reader, Writer};
-use crate::{Error, Result};
+use crate::{errno_of, Error, InvalidRequest, Result};
 
 mod context;
 mod init;
@@ -31,6 +31,8 @@ mod ops_entry;
 mod ops_io;
 mod ops_misc;
 mod ops_xattr;
+mod validate;
+pub use validate::{XATTR_LIST_MAX, XATTR_SIZE_MAX};
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
@@ -92,6 +94,8 @@ pub struct Server<F: FileSystem + Sync> {
     negotiated: ArcSwap<Negotiated>,
     initialized: AtomicBool,
     max_write: u32,
+    /// Blocking lock requests answered later, for FUSE_INTERRUPT.
+    waits: std::sync::Arc<WaitTable>,
 }
 
 impl<F: FileSystem + Sync> Server<F> {
@@ -102,6 +106,7 @@ impl<F: FileSystem + Sync> Server<F> {
             negotiated: ArcSwap::from_pointee(Negotiated::default()),
             initialized: AtomicBool::new(false),
             max_write: MAX_BUFFER_SIZE,
+            waits: Default::default(),
         }
     }
 
@@ -126,7 +131,9 @@ impl<F: FileSystem + Sync> Server<F> {
     /// Serves one request from `r`, writing the reply (if any) to `w`.
     ///
     /// `vu_req` is the DAX window channel for virtio-fs (SETUPMAPPING/REMOVEMAPPING);
-    /// `hook` observes the request. Returns the number of reply bytes written.
+    /// `hook` observes the request. Returns the number of reply bytes written: 0 also for
+    /// a request that is answered later, through the writer's late-reply sink (a blocking
+    /// lock wait; see [`Writer::set_late_reply`]).
     ///
     /// # Errors
     /// A malformed request (after answering it where the protocol allows), or a reply that
@@ -142,7 +149,8 @@ impl<F: FileSystem + Sync> Server<F> {
         let present = r.available_bytes();
         if present < IN_HEADER_LEN {
             // Without a header there is no `unique` to answer.
-            return Err(Error::InvalidHeaderLength(present as u32));
+            log::debug!("request of {present} bytes is shorter than its header");
+            return Err(Error::InvalidHeaderLength);
         }
         let h: InHeader = r.read_obj().map_err(Error::DecodeMessage)?;
         let mut ctx = SrvContext::new(h, r, w);
@@ -172,22 +180,39 @@ impl<F: FileSystem + Sync> Server<F> {
         );
         let len = h.len as usize;
         if len < IN_HEADER_LEN || len > present {
-            return ctx.reject(libc::EINVAL, Error::InvalidHeaderLength(h.len));
+            log::debug!(
+                "unique={}: header len {} outside 40..={present}",
+                h.unique,
+                h.len
+            );
+            return ctx.reject(libc::EINVAL, Error::InvalidHeaderLength);
         }
         // Ignore bytes beyond `len` (a transport buffer may be larger than the request).
         ctx.limit_body(len - IN_HEADER_LEN)?;
-        let op = match Opcode::try_from(h.opcode) {
+        let op = match Opcode::try_from_u32(h.opcode) {
             Ok(op) => op,
-            Err(code) => return ctx.reject(libc::ENOSYS, Error::UnknownOpcode(code)),
+            Err(code) => {
+                return ctx.reject(
+                    libc::ENOSYS,
+                    InvalidRequest::UnknownOpcode(code).into_error(),
+                )
+            }
         };
         if op != Opcode::Init && !self.initialized.load(Ordering::Acquire) {
             if matches!(op, Opcode::Forget | Opcode::BatchForget) {
-                return Err(Error::NotInitialized);
+                return Err(InvalidRequest::NotInitialized.into_error());
             }
-            return ctx.reject(libc::EIO, Error::NotInitialized);
+            return ctx.reject(libc::EIO, InvalidRequest::NotInitialized.into_error());
         }
         let neg = **self.negotiated.load();
+        ctx.set_negotiated(&neg);
         ctx.take_extensions()?;
+        if let Err(e) = self.fs.id_remap(&mut ctx.ctx) {
+            let ids = (ctx.ctx.uid, ctx.ctx.gid);
+            log::debug!("unique={}: id_remap failed: {e}", h.unique);
+            // FORGET and BATCH_FORGET get no reply here either (`noreply`).
+            return ctx.reject(errno_of(&e), Error::FailedToRemapID(ids));
+        }
         match op {
             Opcode::Init => self.init(ctx),
             Opcode::Lookup => self.lookup(ctx),
@@ -205,8 +230,8 @@ impl<F: FileSystem + Sync> Server<F> {
             Opcode::Rename2 => self.rename(ctx, true),
             Opcode::Link => self.link(ctx),
             Opcode::Open => self.open(ctx),
-            Opcode::Read => self.read(ctx, &neg),
-            Opcode::Write => self.write(ctx, &neg),
+            Opcode::Read => self.read(ctx),
+            Opcode::Write => self.write(ctx),
             Opcode::Statfs => self.statfs(ctx),
             Opcode::Release => self.release(ctx),
             Opcode::Fsync => self.fsync(ctx, false),
@@ -228,7 +253,7 @@ impl<F: FileSystem + Sync> Server<F> {
             Opcode::Interrupt => self.interrupt(ctx),
             Opcode::Bmap => self.bmap(ctx),
             Opcode::Destroy => self.destroy(ctx),
-            Opcode::Ioctl => self.ioctl(ctx, &neg),
+            Opcode::Ioctl => self.ioctl(ctx),
             Opcode::Poll => self.poll(ctx),
             Opcode::NotifyReply => self.notify_reply(ctx),
             Opcode::Fallocate => self.fallocate(ctx),
@@ -240,7 +265,13 @@ impl<F: FileSystem + Sync> Server<F> {
             Opcode::Syncfs => self.syncfs(ctx),
             Opcode::Tmpfile => self.tmpfile(ctx),
             Opcode::Statx => self.statx(ctx),
-            Opcode::CuseInit => ctx.reject(libc::ENOSYS, Error::UnknownOpcode(h.opcode)),
+            Opcode::CuseInit
+            | Opcode::CuseInitBswapReserved
+            | Opcode::InitBswapReserved
+            | Opcode::MaxOpcode => ctx.reject(
+                libc::ENOSYS,
+                InvalidRequest::UnknownOpcode(h.opcode).into_error(),
+            ),
         }
     }
 }

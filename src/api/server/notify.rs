@@ -1,6 +1,7 @@
 //! Notifications: messages the server sends to the kernel without a request (unique 0,
 //! the notify code in the `error` field). For /dev/fuse get a writer from
-//! `FuseSession::with_writer`.
+//! `FuseSession::with_writer` or `FuseSessionExt::try_with_writer`; each method takes a
+//! `FuseDevWriter` (as in fuse-backend-rs 0.14) or any `Writer`.
 
 use std::ffi::CStr;
 use std::io::Write;
@@ -40,42 +41,56 @@ fn namelen(name: &CStr) -> u32 {
 }
 
 impl<F: FileSystem + Sync> Server<F> {
+    /// Asks the kernel to drop cached data of `ino` from byte `off` for `len` bytes
+    /// (upstream's form: `len` 0 means to the end; `off` and `len` are passed to the
+    /// kernel's signed fields unchanged, so `off` above `i64::MAX` means "attributes
+    /// only"). Prefer [`notify_inval_inode_range`](Self::notify_inval_inode_range).
+    pub fn notify_inval_inode<'a, S: BitmapSlice>(
+        &self,
+        w: impl Into<Writer<'a, S>>,
+        ino: u64,
+        off: u64,
+        len: u64,
+    ) -> Result<usize> {
+        self.notify_inval_inode_range(w, ino, off as i64, len as i64)
+    }
+
     /// Asks the kernel to drop cached data (`off`, `len`; `len` 0 = to the end, negative
     /// `off` = attributes only) of `ino`.
-    pub fn notify_inval_inode<S: BitmapSlice>(
+    pub fn notify_inval_inode_range<'a, S: BitmapSlice>(
         &self,
-        w: Writer<'_, S>,
+        w: impl Into<Writer<'a, S>>,
         ino: u64,
         off: i64,
         len: i64,
     ) -> Result<usize> {
         let out = NotifyInvalInodeOut { ino, off, len };
-        send(w, NotifyOpcode::InvalInode, &[out.as_slice()])
+        send(w.into(), NotifyOpcode::InvalInode, &[out.as_slice()])
     }
 
     /// Asks the kernel to drop the dentry `name` in `parent`.
-    pub fn notify_inval_entry<S: BitmapSlice>(
+    pub fn notify_inval_entry<'a, S: BitmapSlice>(
         &self,
-        w: Writer<'_, S>,
+        w: impl Into<Writer<'a, S>>,
         parent: u64,
         name: &CStr,
     ) -> Result<usize> {
         let out = NotifyInvalEntryOut {
             parent,
             namelen: namelen(name),
-            flags: 0,
+            padding: 0,
         };
         send(
-            w,
+            w.into(),
             NotifyOpcode::InvalEntry,
             &[out.as_slice(), name.to_bytes_with_nul()],
         )
     }
 
     /// Tells the kernel that `name` in `parent` (inode `child`) was deleted.
-    pub fn notify_delete<S: BitmapSlice>(
+    pub fn notify_delete<'a, S: BitmapSlice>(
         &self,
-        w: Writer<'_, S>,
+        w: impl Into<Writer<'a, S>>,
         parent: u64,
         child: u64,
         name: &CStr,
@@ -87,16 +102,16 @@ impl<F: FileSystem + Sync> Server<F> {
             padding: 0,
         };
         send(
-            w,
+            w.into(),
             NotifyOpcode::Delete,
             &[out.as_slice(), name.to_bytes_with_nul()],
         )
     }
 
     /// Stores `data` into the kernel's page cache of `ino` at `offset`.
-    pub fn notify_store<S: BitmapSlice>(
+    pub fn notify_store<'a, S: BitmapSlice>(
         &self,
-        w: Writer<'_, S>,
+        w: impl Into<Writer<'a, S>>,
         ino: u64,
         offset: u64,
         data: &[u8],
@@ -107,14 +122,14 @@ impl<F: FileSystem + Sync> Server<F> {
             size: data.len() as u32,
             padding: 0,
         };
-        send(w, NotifyOpcode::Store, &[out.as_slice(), data])
+        send(w.into(), NotifyOpcode::Store, &[out.as_slice(), data])
     }
 
     /// Asks the kernel to send back (as FUSE_NOTIFY_REPLY with `notify_unique`) `size`
     /// bytes of its cache of `ino` at `offset`.
-    pub fn notify_retrieve<S: BitmapSlice>(
+    pub fn notify_retrieve<'a, S: BitmapSlice>(
         &self,
-        w: Writer<'_, S>,
+        w: impl Into<Writer<'a, S>>,
         notify_unique: u64,
         ino: u64,
         offset: u64,
@@ -127,18 +142,30 @@ impl<F: FileSystem + Sync> Server<F> {
             size,
             padding: 0,
         };
-        send(w, NotifyOpcode::Retrieve, &[out.as_slice()])
+        send(w.into(), NotifyOpcode::Retrieve, &[out.as_slice()])
     }
 
     /// Asks the kernel to resend every request still waiting for a reply (since 7.40;
     /// the kernel honours it only with FUSE_HAS_RESEND).
-    pub fn notify_resend<S: BitmapSlice>(&self, w: Writer<'_, S>) -> Result<usize> {
-        send(w, NotifyOpcode::Resend, &[])
+    pub fn notify_resend<'a, S: BitmapSlice>(&self, w: impl Into<Writer<'a, S>>) -> Result<()> {
+        self.notify_resend_len(w).map(drop)
+    }
+
+    /// [`notify_resend`](Self::notify_resend), returning the bytes written.
+    pub fn notify_resend_len<'a, S: BitmapSlice>(
+        &self,
+        w: impl Into<Writer<'a, S>>,
+    ) -> Result<usize> {
+        send(w.into(), NotifyOpcode::Resend, &[])
     }
 
     /// Wakes a poller registered with `kh` (the `kh` of a FUSE_POLL request).
-    pub fn notify_poll_wakeup<S: BitmapSlice>(&self, w: Writer<'_, S>, kh: u64) -> Result<usize> {
+    pub fn notify_poll_wakeup<'a, S: BitmapSlice>(
+        &self,
+        w: impl Into<Writer<'a, S>>,
+        kh: u64,
+    ) -> Result<usize> {
         let out = NotifyPollWakeupOut { kh };
-        send(w, NotifyOpcode::Poll, &[out.as_slice()])
+        send(w.into(), NotifyOpcode::Poll, &[out.as_slice()])
     }
 }

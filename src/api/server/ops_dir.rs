@@ -9,6 +9,7 @@ use super::context::SrvContext;
 use super::Server;
 use crate::abi::fuse_abi::{Dirent, Direntplus, EntryOut, ReadIn, FUSE_NAME_MAX};
 use crate::api::filesystem::{DirEntry, Entry, FileSystem};
+use crate::errno::err;
 use crate::transport::Writer;
 use crate::{Error, Result};
 
@@ -24,7 +25,7 @@ fn push_entry<S: BitmapSlice>(
 ) -> io::Result<usize> {
     if name.is_empty() || name.len() > FUSE_NAME_MAX || name.contains(&0) || name.contains(&b'/') {
         // A driver bug: never put a malformed name in front of the kernel.
-        return Err(io::Error::from_raw_os_error(libc::EIO));
+        return Err(err(libc::EIO));
     }
     let unpadded = head.len() + name.len();
     let len = Dirent::align(unpadded);
@@ -46,10 +47,7 @@ impl<F: FileSystem + Sync> Server<F> {
     ) -> Result<usize> {
         let arg: ReadIn = c.arg()?;
         if arg.offset > i64::MAX as u64 {
-            return c.reject(
-                libc::EINVAL,
-                Error::InvalidMessage(io::Error::from_raw_os_error(libc::EINVAL)),
-            );
+            return c.reject(libc::EINVAL, Error::InvalidMessage(err(libc::EINVAL)));
         }
         let mut budget = (arg.size as usize).min(c.reply_space());
         let mut data = c.split_body(0)?;

@@ -13,7 +13,7 @@ use crate::abi::fuse_abi::{
     StatxIn, StatxOut, SxTime,
 };
 use crate::api::filesystem::{Entry, FileSystem};
-use crate::{Error, Result};
+use crate::Result;
 
 impl<F: FileSystem + Sync> Server<F> {
     pub(super) fn lookup<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
@@ -33,14 +33,8 @@ impl<F: FileSystem + Sync> Server<F> {
         &self,
         c: &mut SrvContext<'_, '_, S>,
     ) -> Result<usize> {
+        // Checked: all `count` records are present (else dropped: it gets no reply).
         let arg: BatchForgetIn = c.arg_noreply()?;
-        let present = c.r.available_bytes() / std::mem::size_of::<ForgetOne>();
-        if arg.count as usize > present {
-            // The count is larger than the message: drop the request (it gets no reply).
-            return Err(Error::InvalidMessage(std::io::Error::from_raw_os_error(
-                libc::EINVAL,
-            )));
-        }
         let mut requests = Vec::with_capacity(arg.count as usize);
         for _ in 0..arg.count {
             let one: ForgetOne = c.arg_noreply()?;
@@ -52,7 +46,7 @@ impl<F: FileSystem + Sync> Server<F> {
 
     pub(super) fn getattr<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
         let arg: GetattrIn = c.arg()?;
-        let handle = GetattrFlags::from_bits_truncate(arg.getattr_flags)
+        let handle = GetattrFlags::from_bits_truncate(arg.getattr_flags())
             .contains(GetattrFlags::FH)
             .then(|| arg.fh.into());
         let res = self.fs.getattr(&c.ctx, c.nodeid().into(), handle);
@@ -170,7 +164,7 @@ impl<F: FileSystem + Sync> Server<F> {
                 let open_out = OpenOut {
                     fh: handle.map_or(0, Into::into),
                     open_flags: opts.bits(),
-                    backing_id: backing.map_or(0, |b| b as i32),
+                    passthrough: backing.unwrap_or(0),
                 };
                 c.reply_parts(
                     vm_memory::ByteValued::as_slice(&entry_out),
@@ -192,7 +186,7 @@ impl<F: FileSystem + Sync> Server<F> {
                 let open_out = OpenOut {
                     fh: handle.map_or(0, Into::into),
                     open_flags: opts.bits(),
-                    backing_id: 0,
+                    passthrough: 0,
                 };
                 c.reply_parts(
                     vm_memory::ByteValued::as_slice(&entry_out),

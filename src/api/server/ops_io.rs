@@ -5,16 +5,14 @@ use std::io;
 use vm_memory::bitmap::BitmapSlice;
 
 use super::context::SrvContext;
-use super::{Negotiated, Server};
+use super::Server;
 use crate::abi::fuse_abi::{
     CopyFileRangeIn, CopyFileRangeOut, FallocateIn, FlushIn, FsyncFlags, IoctlFlags, IoctlIn,
     IoctlOut, LkIn, LkOut, LseekIn, LseekOut, OpenIn, OpenOut, PollIn, PollOut, ReadFlags, ReadIn,
     ReleaseFlags, ReleaseIn, WriteFlags, WriteIn, WriteOut,
 };
-use crate::abi::virtio_fs::{
-    RemovemappingIn, RemovemappingOne, SetupmappingIn, FUSE_REMOVEMAPPING_MAX_ENTRY,
-};
-use crate::api::filesystem::{FileSystem, IoctlData, ZeroCopyReader, ZeroCopyWriter};
+use crate::abi::virtio_fs::{RemovemappingIn, RemovemappingOne, SetupmappingIn};
+use crate::api::filesystem::{FileSystem, ZeroCopyReader, ZeroCopyWriter};
 use crate::common::FileReadWriteVolatile;
 use crate::transport::{FsCacheReqHandler, Reader, Writer};
 use crate::{Error, Result};
@@ -45,27 +43,18 @@ impl<S: BitmapSlice> ZeroCopyWriter for Writer<'_, S> {
     }
 }
 
-fn einval() -> io::Error {
-    io::Error::from_raw_os_error(libc::EINVAL)
-}
-
-/// Offsets travel as u64 but must fit a host `off_t`.
-fn check_offset(off: u64) -> bool {
-    off <= i64::MAX as u64
-}
-
 impl<F: FileSystem + Sync> Server<F> {
     pub(super) fn open<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
         let arg: OpenIn = c.arg()?;
         match self
             .fs
-            .open(&c.ctx, c.nodeid().into(), arg.flags, arg.open_flags)
+            .open(&c.ctx, c.nodeid().into(), arg.flags, arg.open_flags())
         {
             Ok((handle, opts, backing)) => {
                 let out = OpenOut {
                     fh: handle.map_or(0, Into::into),
                     open_flags: opts.bits(),
-                    backing_id: backing.map_or(0, |b| b as i32),
+                    passthrough: backing.unwrap_or(0),
                 };
                 c.reply_ok(Some(out), &[])
             }
@@ -80,7 +69,7 @@ impl<F: FileSystem + Sync> Server<F> {
                 let out = OpenOut {
                     fh: handle.map_or(0, Into::into),
                     open_flags: opts.bits(),
-                    backing_id: 0,
+                    passthrough: 0,
                 };
                 c.reply_ok(Some(out), &[])
             }
@@ -88,18 +77,9 @@ impl<F: FileSystem + Sync> Server<F> {
         }
     }
 
-    pub(super) fn read<S: BitmapSlice>(
-        &self,
-        c: &mut SrvContext<'_, '_, S>,
-        neg: &Negotiated,
-    ) -> Result<usize> {
+    pub(super) fn read<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        // Checked: size within max_read and the reply space, offset an off_t.
         let arg: ReadIn = c.arg()?;
-        if arg.size > neg.max_read || !check_offset(arg.offset) {
-            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
-        }
-        if arg.size as usize > c.reply_space() {
-            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
-        }
         let lock_owner = ReadFlags::from_bits_truncate(arg.read_flags)
             .contains(ReadFlags::LOCKOWNER)
             .then_some(arg.lock_owner);
@@ -126,21 +106,11 @@ impl<F: FileSystem + Sync> Server<F> {
         }
     }
 
-    pub(super) fn write<S: BitmapSlice>(
-        &self,
-        c: &mut SrvContext<'_, '_, S>,
-        neg: &Negotiated,
-    ) -> Result<usize> {
+    pub(super) fn write<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        // Checked: size within max_write and equal to the data present, offset + size an
+        // off_t.
         let arg: WriteIn = c.arg()?;
-        let size = arg.size as usize;
-        if arg.size > neg.max_write
-            || size != c.r.available_bytes()
-            || !check_offset(arg.offset)
-            || arg.offset.checked_add(arg.size as u64).is_none()
-        {
-            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
-        }
-        let wflags = WriteFlags::from_bits_truncate(arg.write_flags);
+        let wflags = WriteFlags::from_bits_truncate(arg.write_flags());
         let lock_owner = wflags
             .contains(WriteFlags::LOCKOWNER)
             .then_some(arg.lock_owner);
@@ -156,12 +126,12 @@ impl<F: FileSystem + Sync> Server<F> {
             lock_owner,
             delayed,
             arg.flags,
-            arg.write_flags,
+            arg.write_flags(),
         );
         match res {
             Ok(n) => {
                 let out = WriteOut {
-                    size: n.min(size) as u32,
+                    size: n.min(arg.size as usize) as u32,
                     padding: 0,
                 };
                 c.reply_ok(Some(out), &[])
@@ -232,10 +202,10 @@ impl<F: FileSystem + Sync> Server<F> {
             c.nodeid().into(),
             arg.fh.into(),
             arg.owner,
-            arg.lk,
+            arg.lk.into(),
             arg.lk_flags,
         ) {
-            Ok(lk) => c.reply_ok(Some(LkOut { lk }), &[]),
+            Ok(lk) => c.reply_ok(Some(LkOut { lk: lk.into() }), &[]),
             Err(e) => c.reply_io_error(&e),
         }
     }
@@ -247,21 +217,34 @@ impl<F: FileSystem + Sync> Server<F> {
     ) -> Result<usize> {
         let arg: LkIn = c.arg()?;
         let (inode, fh) = (c.nodeid().into(), arg.fh.into());
+        if wait {
+            // A wait must not keep this thread: the unlock that ends it may need it.
+            if let Some(sink) = c.w.take_late_reply() {
+                let waiter = self.waits.register(c.header().unique, sink);
+                self.fs.setlkw_deferred(
+                    &c.ctx,
+                    inode,
+                    fh,
+                    arg.owner,
+                    arg.lk.into(),
+                    arg.lk_flags,
+                    waiter,
+                );
+                return Ok(0);
+            }
+        }
         let res = if wait {
             self.fs
-                .setlkw(&c.ctx, inode, fh, arg.owner, arg.lk, arg.lk_flags)
+                .setlkw(&c.ctx, inode, fh, arg.owner, arg.lk.into(), arg.lk_flags)
         } else {
             self.fs
-                .setlk(&c.ctx, inode, fh, arg.owner, arg.lk, arg.lk_flags)
+                .setlk(&c.ctx, inode, fh, arg.owner, arg.lk.into(), arg.lk_flags)
         };
         c.reply_empty(res)
     }
 
     pub(super) fn fallocate<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
         let arg: FallocateIn = c.arg()?;
-        if !check_offset(arg.offset) || !check_offset(arg.length) {
-            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
-        }
         let res = self.fs.fallocate(
             &c.ctx,
             c.nodeid().into(),
@@ -293,9 +276,6 @@ impl<F: FileSystem + Sync> Server<F> {
         wide: bool,
     ) -> Result<usize> {
         let arg: CopyFileRangeIn = c.arg()?;
-        if !check_offset(arg.off_in) || !check_offset(arg.off_out) {
-            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
-        }
         // The 32-bit reply of COPY_FILE_RANGE cannot report more than u32::MAX bytes.
         let len = if wide {
             arg.len
@@ -306,10 +286,10 @@ impl<F: FileSystem + Sync> Server<F> {
             &c.ctx,
             c.nodeid().into(),
             arg.fh_in.into(),
-            arg.off_in,
+            arg.off_in(),
             arg.nodeid_out.into(),
             arg.fh_out.into(),
-            arg.off_out,
+            arg.off_out(),
             len,
             arg.flags,
         ) {
@@ -330,38 +310,25 @@ impl<F: FileSystem + Sync> Server<F> {
         }
     }
 
-    pub(super) fn ioctl<S: BitmapSlice>(
-        &self,
-        c: &mut SrvContext<'_, '_, S>,
-        neg: &Negotiated,
-    ) -> Result<usize> {
+    pub(super) fn ioctl<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
         let arg: IoctlIn = c.arg()?;
         let flags = IoctlFlags::from_bits_truncate(arg.flags);
         if flags.contains(IoctlFlags::UNRESTRICTED) {
             // Unrestricted ioctls need iovec retries; only CUSE uses them.
             return c.reply_error(libc::ENOSYS);
         }
+        // Checked: in_size is the data present, out_size fits max_read and the reply.
         let in_size = arg.in_size as usize;
-        if in_size != c.r.available_bytes()
-            || arg.out_size > neg.max_read
-            || arg.out_size as usize > c.reply_space()
-        {
-            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
-        }
         let mut input = vec![0u8; in_size];
         std::io::Read::read_exact(&mut c.r, &mut input).map_err(Error::DecodeMessage)?;
-        let data = IoctlData {
-            result: 0,
-            data: input,
-        };
-        match self.fs.ioctl(
+        match self.fs.ioctl_with_arg(
             &c.ctx,
             c.nodeid().into(),
             arg.fh.into(),
             arg.flags,
             arg.cmd,
             arg.arg,
-            data,
+            &input,
             arg.out_size,
         ) {
             Ok(out) if out.data.len() > arg.out_size as usize => c.reply_error(libc::EOVERFLOW),
@@ -384,7 +351,7 @@ impl<F: FileSystem + Sync> Server<F> {
             &c.ctx,
             c.nodeid().into(),
             arg.fh.into(),
-            arg.kh,
+            arg.kh.into(),
             arg.flags,
             arg.events,
         ) {
@@ -427,11 +394,8 @@ impl<F: FileSystem + Sync> Server<F> {
         vu_req: Option<&mut dyn FsCacheReqHandler>,
     ) -> Result<usize> {
         let arg: RemovemappingIn = c.arg()?;
+        // Checked: at most FUSE_REMOVEMAPPING_MAX_ENTRY records, all present.
         let count = arg.count as usize;
-        let one = std::mem::size_of::<RemovemappingOne>();
-        if count > FUSE_REMOVEMAPPING_MAX_ENTRY || count * one > c.r.available_bytes() {
-            return c.reject(libc::EINVAL, Error::InvalidMessage(einval()));
-        }
         let mut requests = Vec::with_capacity(count);
         for _ in 0..count {
             requests.push(c.arg::<RemovemappingOne>()?);

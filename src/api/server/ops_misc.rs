@@ -30,13 +30,21 @@ impl<F: FileSystem + Sync> Server<F> {
         c.reply_empty(res)
     }
 
-    /// FUSE_INTERRUPT: the reply, if any, goes to the interrupt itself. The driver's `Ok`
-    /// means "no reply" (the interrupted request answers for itself); ENOSYS tells the
-    /// kernel to stop sending interrupts and EAGAIN to send this one again.
+    /// FUSE_INTERRUPT: the reply, if any, goes to the interrupt itself. An interrupted
+    /// lock wait ends with EINTR; otherwise the driver is asked. Its `Ok` means "no reply"
+    /// (the interrupted request answers for itself), EAGAIN asks the kernel to send this
+    /// one again; ENOSYS gets no reply (see below).
     pub(super) fn interrupt<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
         let arg: InterruptIn = c.arg_noreply()?;
+        if self.waits.interrupt(arg.unique) {
+            // A lock wait of ours: it answers EINTR itself.
+            return Ok(0);
+        }
         match self.fs.interrupt(&c.ctx, arg.unique) {
             Ok(()) => Ok(0),
+            // ENOSYS would make the kernel stop sending interrupts for good, and lock
+            // waits could then never be interrupted: say nothing instead.
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(0),
             Err(e) => c.reply_error(errno_of(&e)),
         }
     }

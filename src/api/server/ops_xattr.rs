@@ -5,13 +5,10 @@ use vm_memory::bitmap::BitmapSlice;
 use super::context::{SrvContext, NAME_BUF_LEN};
 use super::{Negotiated, Server};
 use crate::abi::fuse_abi::{
-    FsOptions, GetxattrIn, GetxattrOut, SetxattrIn, FUSE_COMPAT_SETXATTR_IN_SIZE,
+    FsOptions, GetxattrIn, GetxattrOut, SetxattrFlags, SetxattrIn, SetxattrInExt,
 };
 use crate::api::filesystem::{FileSystem, GetxattrReply, ListxattrReply};
 use crate::{Error, Result};
-
-/// Largest xattr value the kernel sends (XATTR_SIZE_MAX).
-const XATTR_SIZE_MAX: usize = 65536;
 
 impl<F: FileSystem + Sync> Server<F> {
     pub(super) fn setxattr<S: BitmapSlice>(
@@ -19,23 +16,15 @@ impl<F: FileSystem + Sync> Server<F> {
         c: &mut SrvContext<'_, '_, S>,
         neg: &Negotiated,
     ) -> Result<usize> {
-        // Without SETXATTR_EXT the kernel sends the 8-byte compat struct.
+        // Without SETXATTR_EXT the kernel sends the 8-byte SetxattrIn.
         let arg = if neg.flags.contains(FsOptions::SETXATTR_EXT) {
-            c.arg::<SetxattrIn>()?
+            c.arg::<SetxattrInExt>()?
         } else {
-            let compat: [u32; 2] = c.arg()?;
-            debug_assert_eq!(std::mem::size_of_val(&compat), FUSE_COMPAT_SETXATTR_IN_SIZE);
-            SetxattrIn {
-                size: compat[0],
-                flags: compat[1],
-                ..Default::default()
-            }
+            SetxattrInExt::from(c.arg::<SetxattrIn>()?)
         };
+        // Checked: size <= XATTR_SIZE_MAX and the name before the value <= PATH_MAX, so
+        // the body is bounded. Body: name, NUL, value (`size` bytes).
         let avail = c.r.available_bytes();
-        if avail > NAME_BUF_LEN + XATTR_SIZE_MAX || arg.size as usize > XATTR_SIZE_MAX {
-            return c.reject(libc::E2BIG, Error::InvalidXattrSize(arg.size, avail));
-        }
-        // Body: name, NUL, value (`size` bytes).
         let mut body = vec![0u8; avail];
         std::io::Read::read_exact(&mut c.r, &mut body).map_err(Error::DecodeMessage)?;
         let Some(nul) = body.iter().position(|&b| b == 0) else {
@@ -43,19 +32,22 @@ impl<F: FileSystem + Sync> Server<F> {
         };
         let value = &body[nul + 1..];
         if value.len() != arg.size as usize {
-            return c.reject(libc::EINVAL, Error::InvalidXattrSize(arg.size, value.len()));
+            return c.reject(
+                libc::EINVAL,
+                Error::InvalidXattrSize((arg.size, value.len())),
+            );
         }
         let name = match std::ffi::CStr::from_bytes_with_nul(&body[..=nul]) {
             Ok(n) => n,
             Err(e) => return c.reject(libc::EINVAL, Error::InvalidCString(e)),
         };
-        let res = self
-            .fs
-            .setxattr(&c.ctx, c.nodeid().into(), name, value, arg.flags);
+        let xflags = SetxattrFlags::from_bits_truncate(arg.setxattr_flags);
+        let res = (self.fs).setxattr_ext(&c.ctx, c.nodeid().into(), name, value, arg.flags, xflags);
         c.reply_empty(res)
     }
 
     pub(super) fn getxattr<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        // Checked: size <= XATTR_SIZE_MAX, so a driver never sizes a buffer beyond it.
         let arg: GetxattrIn = c.arg()?;
         let mut buf = [0u8; NAME_BUF_LEN];
         let name = c.name(&mut buf)?;
@@ -86,6 +78,7 @@ impl<F: FileSystem + Sync> Server<F> {
     }
 
     pub(super) fn listxattr<S: BitmapSlice>(&self, c: &mut SrvContext<'_, '_, S>) -> Result<usize> {
+        // Checked: size <= XATTR_LIST_MAX.
         let arg: GetxattrIn = c.arg()?;
         match self.fs.listxattr(&c.ctx, c.nodeid().into(), arg.size) {
             Ok(ListxattrReply::Names(v)) if arg.size == 0 => c.reply_ok(

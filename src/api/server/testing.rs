@@ -22,7 +22,7 @@
 use vm_memory::{ByteValued, VolatileSlice};
 
 use super::{Server, MAX_BUFFER_SIZE};
-use crate::abi::fuse_abi::{InHeader, InitIn, Opcode, OutHeader, KERNEL_VERSION};
+use crate::abi::fuse_abi::{InHeader, InitIn, InitIn2, Opcode, OutHeader, KERNEL_VERSION};
 use crate::api::filesystem::FileSystem;
 use crate::transport::{FuseBuf, Reader, Writer};
 
@@ -65,7 +65,7 @@ impl RequestBuilder {
 
     /// Sets `total_extlen` (in 8-byte units).
     pub fn total_extlen(mut self, n: u16) -> Self {
-        self.header.total_extlen = n;
+        self.header.set_total_extlen(n);
         self
     }
 
@@ -112,10 +112,15 @@ pub fn init_request(minor: u32, flags: u64) -> Vec<u8> {
         minor,
         max_readahead: 131072,
         flags: flags as u32,
-        flags2: (flags >> 32) as u32,
-        ..Default::default()
     };
-    RequestBuilder::new(Opcode::Init, 0).arg(init).build()
+    let ext = InitIn2 {
+        flags2: (flags >> 32) as u32,
+        unused: [0; 11],
+    };
+    RequestBuilder::new(Opcode::Init, 0)
+        .arg(init)
+        .arg(ext)
+        .build()
 }
 
 /// The bytes a server wrote in reply to one request (empty when it sent none).

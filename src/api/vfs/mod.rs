@@ -27,8 +27,12 @@ use arc_swap::ArcSwap;
 use crate::abi::fuse_abi::{FsOptions, ROOT_ID};
 use crate::api::filesystem::{Entry, FileSystem};
 use crate::api::pseudo_fs::{PseudoChild, PseudoFs};
+use crate::errno::err;
 
+mod idmap;
 mod ops;
+#[cfg(feature = "persist")]
+pub mod persist;
 
 /// Index of a backend in the Vfs (0 is the pseudo filesystem).
 pub type VfsIndex = u8;
@@ -79,23 +83,58 @@ pub enum VfsError {
     /// Initialising a backend failed.
     #[error("failed to initialize backend: {0}")]
     Initialize(String),
+    /// Saving or restoring the Vfs state failed (see [`persist`](self#persist)).
+    #[error("failed to save or restore the vfs state: {0}")]
+    Persist(String),
 }
 
 /// Result of Vfs management.
 pub type VfsResult<T> = std::result::Result<T, VfsError>;
 
-/// A filesystem that can be mounted in a [`Vfs`].
-pub trait BackendFileSystem: FileSystem<Inode = u64, Handle = u64> {
+/// A Vfs inode number: the backend's fs index in the top bits, its inode below
+/// ([`VFS_INDEX_SHIFT`]). Converts to and from the `u64` the kernel sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VfsInode(u64);
+
+impl VfsInode {
+    /// The fs index the inode belongs to ([`PSEUDO_FS_IDX`] for the pseudo filesystem).
+    pub fn fs_idx(&self) -> VfsIndex {
+        (self.0 >> VFS_INDEX_SHIFT) as VfsIndex
+    }
+
+    /// The backend's own inode number.
+    pub fn ino(&self) -> u64 {
+        self.0 & VFS_MAX_INO
+    }
+}
+
+impl From<u64> for VfsInode {
+    fn from(v: u64) -> Self {
+        VfsInode(v)
+    }
+}
+
+impl From<VfsInode> for u64 {
+    fn from(v: VfsInode) -> Self {
+        v.0
+    }
+}
+
+/// A filesystem that can be mounted in a [`Vfs`]. The Vfs mounts those with `u64`
+/// inodes and handles ([`BackFileSystem`]).
+pub trait BackendFileSystem: FileSystem {
     /// Prepares to be mounted; returns the backend's root entry and the largest inode
-    /// number it will hand out (at most [`VFS_MAX_INO`]).
-    fn mount(&self) -> io::Result<(Entry, u64)>;
+    /// number it will hand out (at most [`VFS_MAX_INO`]). The default fails with ENOSYS.
+    fn mount(&self) -> io::Result<(Entry, u64)> {
+        Err(err(libc::ENOSYS))
+    }
 
     /// For downcasting to the concrete type.
     fn as_any(&self) -> &dyn Any;
 }
 
 /// A boxed backend, as the Vfs stores it.
-pub type BackFileSystem = Box<dyn BackendFileSystem + Sync + Send>;
+pub type BackFileSystem = Box<dyn BackendFileSystem<Inode = u64, Handle = u64> + Sync + Send>;
 
 /// Options of a [`Vfs`]: the INIT negotiation defaults; backends can narrow them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +155,10 @@ pub struct VfsOptions {
     pub in_opts: FsOptions,
     /// The options the Vfs may enable; intersected with what the kernel offers.
     pub out_opts: FsOptions,
+    /// `(internal, external, range)`: the client's user and group ids
+    /// `external..external + range` are `internal..` for the backends, and the owners
+    /// backends return are mapped back. `range` 0 (the default) maps nothing.
+    pub id_mapping: (u32, u32, u32),
 }
 
 impl Default for VfsOptions {
@@ -128,6 +171,7 @@ impl Default for VfsOptions {
             seal_size: false,
             killpriv_v2: false,
             in_opts: FsOptions::empty(),
+            id_mapping: (0, 0, 0),
             out_opts: FsOptions::ASYNC_READ
                 | FsOptions::PARALLEL_DIROPS
                 | FsOptions::BIG_WRITES
@@ -153,7 +197,7 @@ impl Default for VfsOptions {
 pub fn validate_path_component(name: &CStr) -> io::Result<()> {
     let b = name.to_bytes();
     if b.is_empty() || b == b"." || b == b".." || b.contains(&SLASH_ASCII) {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        return Err(err(libc::EINVAL));
     }
     Ok(())
 }
@@ -182,6 +226,16 @@ pub struct Vfs {
     next_idx: AtomicU8,
     /// Serialises mount/umount (never taken on the request path).
     control: Mutex<()>,
+    /// Backend root inodes by fs index, from a restored state, until `restore_mount`
+    /// re-attaches each backend (only with the `persist` feature).
+    restored_roots: Mutex<Vec<(VfsIndex, u64)>>,
+}
+
+impl Default for Vfs {
+    /// A Vfs with the default options.
+    fn default() -> Self {
+        Vfs::new(VfsOptions::default())
+    }
 }
 
 /// Where a Vfs inode number leads.
@@ -201,7 +255,23 @@ impl Vfs {
             refs: (0..MAX_BACKENDS).map(|_| AtomicU64::new(0)).collect(),
             next_idx: AtomicU8::new(1),
             control: Mutex::new(()),
+            restored_roots: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Asks `umount` to remove the mount point's pseudo directory. This Vfs always does
+    /// (with every directory above it that nothing else needs), so the call changes
+    /// nothing; kept for code written against fuse-backend-rs 0.14.
+    pub fn set_remove_pseudo_root(&mut self) {}
+
+    /// Whether INIT has been negotiated (the state is then worth saving for a restart).
+    pub fn initialized(&self) -> bool {
+        self.initialized.load(Ordering::Acquire)
+    }
+
+    /// The pseudo filesystem: the directories that lead to the mount points.
+    pub fn get_root_pseudofs(&self) -> &PseudoFs {
+        &self.pseudo
     }
 
     /// The current options.
@@ -284,8 +354,8 @@ impl Vfs {
         Ok((ino, parent))
     }
 
-    /// The backend mounted exactly at `path`, if any.
-    pub fn get_rootfs(&self, path: &str) -> VfsResult<Option<Arc<BackFileSystem>>> {
+    /// The backend mounted exactly at `path`, if any, with its fs index.
+    pub fn get_rootfs(&self, path: &str) -> VfsResult<Option<(Arc<BackFileSystem>, VfsIndex)>> {
         let components = split_path(path)?;
         let mut cur = ROOT_ID;
         for c in &components {
@@ -304,16 +374,25 @@ impl Vfs {
             .pseudo
             .mount_at(cur)
             .and_then(|idx| self.mounted(idx))
-            .map(|m| m.fs.clone()))
+            .map(|m| (m.fs.clone(), m.idx)))
     }
 
     /// Picks a free index whose previous owner's inodes the kernel has all forgotten.
     fn alloc_index(&self) -> VfsResult<VfsIndex> {
         let table = self.table.load();
+        // Indices of a restored state stay reserved for `restore_mount`.
+        let reserved: Vec<VfsIndex> = self
+            .restored_roots
+            .lock()
+            .map(|r| r.iter().map(|&(i, _)| i).collect())
+            .unwrap_or_default();
         let start = self.next_idx.load(Ordering::Relaxed).max(1);
         for step in 0..(MAX_BACKENDS - 1) {
             let idx = 1 + ((start as usize - 1 + step) % (MAX_BACKENDS - 1));
-            if table[idx].is_none() && self.refs[idx].load(Ordering::SeqCst) == 0 {
+            if table[idx].is_none()
+                && self.refs[idx].load(Ordering::SeqCst) == 0
+                && !reserved.contains(&(idx as VfsIndex))
+            {
                 let next = if idx == MAX_BACKENDS - 1 { 1 } else { idx + 1 };
                 self.next_idx.store(next as u8, Ordering::Relaxed);
                 return Ok(idx as VfsIndex);
@@ -352,7 +431,7 @@ impl Vfs {
         }
         match self.mounted(idx) {
             Some(m) => Ok(Target::Backend(m, ino & VFS_MAX_INO)),
-            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            None => Err(err(libc::ENOENT)),
         }
     }
 
@@ -366,7 +445,7 @@ impl Vfs {
                 "vfs: backend {} returned inode {ino:#x} beyond VFS_MAX_INO",
                 m.idx
             );
-            return Err(io::Error::from_raw_os_error(libc::EIO));
+            return Err(err(libc::EIO));
         }
         Ok(kernel_ino(m.idx, ino))
     }
@@ -385,6 +464,7 @@ impl Vfs {
             .to_kernel(m, backend_ino)
             .inspect_err(|_| self.give_back(m, backend_ino))?;
         e.attr.st_ino = e.inode;
+        idmap::attr_to_external(&self.options(), &mut e.attr);
         self.count_lookup(m, backend_ino, e.inode)?;
         Ok(e)
     }
@@ -413,7 +493,7 @@ impl Vfs {
             .is_some_and(|cur| std::ptr::eq(Arc::as_ptr(cur), m));
         if !current {
             self.drop_refs(m.idx, 1);
-            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            return Err(err(libc::ENOENT));
         }
         Ok(())
     }
@@ -485,7 +565,7 @@ fn kernel_ino(idx: VfsIndex, ino: u64) -> u64 {
 
 /// Splits an absolute mount path into validated components ("/" gives none).
 fn split_path(path: &str) -> VfsResult<Vec<CString>> {
-    let bad = || VfsError::PathWalk(io::Error::from_raw_os_error(libc::EINVAL));
+    let bad = || VfsError::PathWalk(err(libc::EINVAL));
     let rest = path.strip_prefix('/').ok_or_else(bad)?;
     if rest.is_empty() {
         return Ok(Vec::new());

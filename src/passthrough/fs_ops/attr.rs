@@ -1,7 +1,7 @@
 //! Attributes: GETATTR, SETATTR, STATX, READLINK, STATFS, ACCESS.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use log::debug;
@@ -10,27 +10,10 @@ use vm_memory::bitmap::BitmapSlice;
 use super::super::credentials::CredentialsGuard;
 use super::super::inode_store::InodeData;
 use super::super::{FdName, PassthroughFs};
+use super::setid;
 use crate::api::filesystem::{Context, SetattrValid};
+use crate::errno::err;
 use crate::sys;
-
-fn eperm() -> io::Error {
-    io::Error::from_raw_os_error(libc::EPERM)
-}
-
-/// Clears set-user-ID, and set-group-ID when group execution is allowed, as the kernel does
-/// for an unprivileged writer (FUSE_HANDLE_KILLPRIV_V2 leaves this to the server).
-pub(crate) fn kill_suidgid(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let st = sys::fstat64(fd)?;
-    let mode = st.st_mode;
-    let mut kill = mode & libc::S_ISUID;
-    if mode & (libc::S_ISGID | libc::S_IXGRP) == (libc::S_ISGID | libc::S_IXGRP) {
-        kill |= libc::S_ISGID;
-    }
-    if kill != 0 && mode & libc::S_IFMT == libc::S_IFREG {
-        sys::fchmod(fd, mode & 0o7777 & !kill)?;
-    }
-    Ok(())
-}
 
 fn time_spec(set: bool, now: bool, sec: i64, nsec: i64) -> libc::timespec {
     let (tv_sec, tv_nsec) = if now {
@@ -62,13 +45,14 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     /// Opens `data` for writing (for truncation without a handle).
     fn open_for_truncate(&self, data: &InodeData) -> io::Result<std::fs::File> {
         if data.is_dir() {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
+            return Err(err(libc::EISDIR));
         }
         self.reopen(data, libc::O_WRONLY | libc::O_NONBLOCK)
     }
 
     pub(crate) fn do_setattr(
         &self,
+        ctx: &Context,
         inode: u64,
         attr: libc::stat64,
         handle: Option<u64>,
@@ -80,8 +64,31 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let fd = self.inode_fd(&data)?;
         let fd_name = FdName::new(fd.as_fd());
 
+        // The host applies none of the set-ID rules for an unprivileged caller to a root
+        // daemon (see `setid`); look at the file once when one of them may apply.
+        let unprivileged_setid = !setid::privileged(ctx)
+            && (valid.intersects(SetattrValid::UID | SetattrValid::GID)
+                || (valid.contains(SetattrValid::MODE) && attr.st_mode & libc::S_ISGID != 0));
+        let before = if unprivileged_setid {
+            Some(sys::fstat64(fd.as_fd())?)
+        } else {
+            None
+        };
+
         if valid.contains(SetattrValid::MODE) {
-            let mode = attr.st_mode & 0o7777;
+            let mut mode = attr.st_mode & 0o7777;
+            if let Some(st) = &before {
+                // chmod by a caller outside the file's (new) group drops set-group-ID. The
+                // kernel's own suid/sgid clearing without HANDLE_KILLPRIV(_V2) arrives here
+                // too, as a MODE computed by an older rule that keeps set-group-ID on files
+                // without group execute.
+                let group = if valid.contains(SetattrValid::GID) {
+                    attr.st_gid
+                } else {
+                    st.st_gid
+                };
+                mode = setid::chmod_mode(mode, group, ctx);
+            }
             match &hd {
                 Some(h) => sys::fchmod(h.file.as_fd(), mode)?,
                 // An O_PATH descriptor cannot be fchmod'ed; its /proc link can be, without
@@ -108,10 +115,29 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 gid,
                 libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
             )?;
+            // The host cleared set-user-ID, and set-group-ID if group-executable, as it
+            // does for any chown of a non-directory; an unprivileged caller outside the
+            // file's old group loses set-group-ID too.
+            if let Some(st) = &before {
+                let ftype = st.st_mode & libc::S_IFMT;
+                if ftype != libc::S_IFDIR
+                    && ftype != libc::S_IFLNK
+                    && st.st_mode & libc::S_ISGID != 0
+                    && !setid::caller_in_group(ctx, st.st_gid)
+                {
+                    let now = sys::fstat64(fd.as_fd())?.st_mode & 0o7777;
+                    sys::fchmodat(
+                        self.proc_self_fd(),
+                        fd_name.relative(),
+                        now & !libc::S_ISGID,
+                        0,
+                    )?;
+                }
+            }
         }
 
         if valid.contains(SetattrValid::SIZE) {
-            let size = u64::try_from(attr.st_size).map_err(|_| super::super::einval())?;
+            let size = u64::try_from(attr.st_size).map_err(|_| super::super::err(libc::EINVAL))?;
             let opened;
             let file = match &hd {
                 Some(h) => &h.file,
@@ -124,20 +150,16 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 let cur = sys::fstat64(file.as_fd())?.st_size as u64;
                 if cur != size {
                     debug!("seal_size: refusing truncate of inode {inode} to {size}");
-                    return Err(eperm());
+                    return Err(err(libc::EPERM));
                 }
             }
+            // With HANDLE_KILLPRIV_V2 the kernel asks for this when the caller lacks
+            // CAP_FSETID; without it, it sent a MODE (handled above). The KILL_SUIDGID it
+            // adds to a chown is handled with the chown.
             if valid.contains(SetattrValid::KILL_SUIDGID) && self.killpriv_v2_enabled() {
-                kill_suidgid(file.as_fd())?;
+                setid::kill_suidgid(file.as_fd(), ctx, false)?;
             }
             file.set_len(size)?;
-        } else if valid.contains(SetattrValid::KILL_SUIDGID)
-            && self.killpriv_v2_enabled()
-            && data.is_reg()
-        {
-            if let Some(h) = &hd {
-                kill_suidgid(h.file.as_fd())?;
-            }
         }
 
         if valid.intersects(
@@ -197,7 +219,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn do_readlink(&self, inode: u64) -> io::Result<Vec<u8>> {
         let data = self.inode_data(inode)?;
         if data.file_type != libc::S_IFLNK {
-            return Err(super::super::einval());
+            return Err(super::super::err(libc::EINVAL));
         }
         let fd = self.inode_fd(&data)?;
         let mut buf = vec![0u8; libc::PATH_MAX as usize];
@@ -245,7 +267,7 @@ fn emulate_access(st: &libc::stat64, ctx: &Context, mask: libc::c_int) -> io::Re
         let any_x = st.st_mode & (libc::S_IXUSR | libc::S_IXGRP | libc::S_IXOTH) != 0;
         let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
         if mask & libc::X_OK as u32 != 0 && !any_x && !is_dir {
-            return Err(io::Error::from_raw_os_error(libc::EACCES));
+            return Err(err(libc::EACCES));
         }
         return Ok(());
     }
@@ -259,6 +281,6 @@ fn emulate_access(st: &libc::stat64, ctx: &Context, mask: libc::c_int) -> io::Re
     if bits & mask == mask {
         Ok(())
     } else {
-        Err(io::Error::from_raw_os_error(libc::EACCES))
+        Err(err(libc::EACCES))
     }
 }

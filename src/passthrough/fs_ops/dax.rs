@@ -18,8 +18,9 @@ use std::os::fd::AsRawFd;
 use log::debug;
 use vm_memory::bitmap::BitmapSlice;
 
-use super::super::{einval, PassthroughFs};
+use super::super::PassthroughFs;
 use crate::abi::virtio_fs::{RemovemappingOne, SetupmappingFlags};
+use crate::errno::err;
 use crate::transport::FsCacheReqHandler;
 
 impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
@@ -32,15 +33,15 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         moffset: u64,
         vu_req: &mut dyn FsCacheReqHandler,
     ) -> io::Result<()> {
-        let end = foffset.checked_add(len).ok_or_else(einval)?;
+        let end = foffset.checked_add(len).ok_or_else(|| err(libc::EINVAL))?;
         if len == 0 || end > i64::MAX as u64 || moffset.checked_add(len).is_none() {
             debug!("setupmapping of inode {inode}: bad range {foffset}+{len} at {moffset}");
-            return Err(einval());
+            return Err(err(libc::EINVAL));
         }
         let data = self.inode_data(inode)?;
         if !data.is_reg() {
             debug!("setupmapping of inode {inode}: not a regular file");
-            return Err(einval());
+            return Err(err(libc::EINVAL));
         }
         let writable =
             SetupmappingFlags::from_bits_truncate(flags).contains(SetupmappingFlags::WRITE);

@@ -17,6 +17,7 @@ use vm_memory::bitmap::BitmapSlice;
 use super::super::handles::HandleData;
 use super::super::PassthroughFs;
 use crate::api::filesystem::{DirEntry, Entry, OpenOptions};
+use crate::errno::err;
 use crate::sys;
 
 /// Smallest and largest getdents buffer used for one call.
@@ -63,7 +64,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn do_opendir(&self, inode: u64) -> io::Result<(Option<u64>, OpenOptions)> {
         let data = self.inode_data(inode)?;
         if !data.is_dir() {
-            return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+            return Err(err(libc::ENOTDIR));
         }
         let file = self.reopen(&data, libc::O_RDONLY | libc::O_DIRECTORY)?;
         let handle = self.handles.insert(HandleData::dir(inode, file));
@@ -74,7 +75,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         match self.handles.remove(handle, inode) {
             Some(_) => Ok(()),
             None if self.no_opendir_enabled() => Ok(()),
-            None => Err(super::super::ebadf()),
+            None => Err(super::super::err(libc::EBADF)),
         }
     }
 
@@ -93,9 +94,9 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         }
         let h = self.io_handle(inode, handle, false)?;
         let Some(buf_lock) = h.dir.as_ref() else {
-            return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+            return Err(err(libc::ENOTDIR));
         };
-        let offset = i64::try_from(offset).map_err(|_| super::super::einval())?;
+        let offset = i64::try_from(offset).map_err(|_| super::super::err(libc::EINVAL))?;
         // The lock serialises the seek and the reads of concurrent READDIRs on one handle.
         let mut buf = buf_lock.lock().unwrap_or_else(|p| p.into_inner());
         let want = (size as usize).clamp(MIN_DIRBUF, MAX_DIRBUF);
@@ -113,7 +114,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             while pos < n {
                 let Some((d, len)) = parse_dirent(&buf[pos..n]) else {
                     debug!("malformed dirent from host in inode {inode}");
-                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                    return Err(err(libc::EIO));
                 };
                 pos += len;
                 let entry = DirEntry {

@@ -11,8 +11,9 @@ use log::debug;
 use vm_memory::bitmap::BitmapSlice;
 
 use super::super::credentials::{CredentialsGuard, UmaskGuard};
-use super::super::{check_name, einval, FdName, PassthroughFs};
+use super::super::{check_name, FdName, PassthroughFs};
 use crate::api::filesystem::{Context, Entry};
+use crate::errno::err;
 use crate::sys;
 
 impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
@@ -72,7 +73,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         name: &CStr,
     ) -> io::Result<Entry> {
         if linkname.to_bytes().is_empty() {
-            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            return Err(err(libc::ENOENT));
         }
         self.create_entry(ctx, parent, name, None, |pfd, _| {
             sys::symlinkat(linkname, pfd, name)
@@ -91,7 +92,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     ) -> io::Result<Entry> {
         let data = self.inode_data(inode)?;
         if data.is_dir() {
-            return Err(io::Error::from_raw_os_error(libc::EPERM));
+            return Err(err(libc::EPERM));
         }
         let fd = self.inode_fd(&data)?;
         let fd_name = FdName::new(fd.as_fd());
@@ -129,7 +130,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
         if flags & !known != 0 {
             debug!("rename: unknown flags {flags:#x}");
-            return Err(einval());
+            return Err(err(libc::EINVAL));
         }
         let od = self.inode_data(olddir)?;
         let nd = self.inode_data(newdir)?;

@@ -13,12 +13,13 @@ use vm_memory::bitmap::BitmapSlice;
 use super::super::credentials::{CredentialsGuard, UmaskGuard};
 use super::super::handles::{HandleData, SharedFileIo};
 use super::super::inode_store::InodeData;
-use super::super::{check_name, ebadf, einval, PassthroughFs};
-use super::attr::kill_suidgid;
+use super::super::{check_name, PassthroughFs};
+use super::setid;
 use crate::abi::fuse_abi::{OpenInFlags, WriteFlags, ROOT_ID};
 use crate::api::filesystem::{
     Context, CreateIn, Entry, OpenOptions, ZeroCopyReader, ZeroCopyWriter,
 };
+use crate::errno::err;
 use crate::sys;
 
 /// The open(2) flags a client may pass through. Everything else (O_CREAT, O_EXCL,
@@ -33,12 +34,8 @@ const PASSED_OPEN_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_NOATIME
     | libc::O_LARGEFILE;
 
-fn eperm() -> io::Error {
-    io::Error::from_raw_os_error(libc::EPERM)
-}
-
 fn to_off(v: u64) -> io::Result<i64> {
-    i64::try_from(v).map_err(|_| einval())
+    i64::try_from(v).map_err(|_| err(libc::EINVAL))
 }
 
 impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
@@ -63,44 +60,57 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     }
 
     /// Opens an existing inode for OPEN (as the daemon) or for CREATE of an existing name
-    /// (as `caller`: the kernel did not check permissions for that case).
+    /// (as the caller: the kernel did not check permissions for that case). `kill_flag`
+    /// is FUSE_OPEN_KILL_SUIDGID.
     fn open_inode_file(
         &self,
         data: &InodeData,
         mut flags: i32,
-        kill_priv: bool,
-        caller: Option<&Context>,
+        kill_flag: bool,
+        ctx: &Context,
+        as_caller: bool,
     ) -> io::Result<File> {
         let seal_trunc = self.config().seal_size && flags & libc::O_TRUNC != 0;
         if seal_trunc {
             flags &= !libc::O_TRUNC;
         }
         let file = {
-            let _creds = match caller {
-                Some(c) => Some(CredentialsGuard::new(c.uid, c.gid, c.supp_gid)?),
-                None => None,
+            let _creds = if as_caller {
+                Some(CredentialsGuard::new(ctx.uid, ctx.gid, ctx.supp_gid)?)
+            } else {
+                None
             };
             self.reopen(data, flags)?
         };
         if seal_trunc && sys::fstat64(file.as_fd())?.st_size != 0 {
             debug!("seal_size: refusing O_TRUNC of inode {}", data.inode);
-            return Err(eperm());
+            return Err(err(libc::EPERM));
         }
-        if kill_priv && flags & libc::O_TRUNC != 0 && self.killpriv_v2_enabled() {
-            kill_suidgid(file.as_fd())?;
+        if flags & libc::O_TRUNC != 0 && data.is_reg() {
+            // With HANDLE_KILLPRIV_V2 the kernel says whether the caller lacks
+            // CAP_FSETID. Without it, the kernel leaves the truncation to this OPEN
+            // (ATOMIC_O_TRUNC) and clears nothing itself.
+            if self.killpriv_v2_enabled() {
+                if kill_flag {
+                    setid::kill_suidgid(file.as_fd(), ctx, false)?;
+                }
+            } else {
+                setid::kill_suidgid(file.as_fd(), ctx, setid::privileged(ctx))?;
+            }
         }
         Ok(file)
     }
 
     pub(crate) fn do_open(
         &self,
+        ctx: &Context,
         inode: u64,
         flags: u32,
         fuse_flags: u32,
     ) -> io::Result<(Option<u64>, OpenOptions, Option<u32>)> {
         let data = self.inode_data(inode)?;
         let kill = OpenInFlags::from_bits_truncate(fuse_flags).contains(OpenInFlags::KILL_SUIDGID);
-        let file = self.open_inode_file(&data, self.host_open_flags(flags), kill, None)?;
+        let file = self.open_inode_file(&data, self.host_open_flags(flags), kill, ctx, false)?;
         let hd = if data.is_dir() {
             HandleData::dir(inode, file)
         } else {
@@ -147,11 +157,11 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             {
                 let fd = sys::openat(pfd.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
                 let entry = self.entry_from_fd(fd)?;
-                let kill = OpenInFlags::from_bits_truncate(args.open_flags)
+                let kill = OpenInFlags::from_bits_truncate(args.fuse_flags)
                     .contains(OpenInFlags::KILL_SUIDGID);
                 let opened = self
                     .inode_data(entry.inode)
-                    .and_then(|data| self.open_inode_file(&data, flags, kill, Some(ctx)));
+                    .and_then(|data| self.open_inode_file(&data, flags, kill, ctx, true));
                 match opened {
                     Ok(file) => (entry, file),
                     Err(e) => {
@@ -215,7 +225,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             return Ok(Arc::new(HandleData::file(inode, file)));
         }
         debug!("unknown handle {handle} for inode {inode}");
-        Err(ebadf())
+        Err(err(libc::EBADF))
     }
 
     pub(crate) fn do_read(
@@ -227,11 +237,13 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         offset: u64,
     ) -> io::Result<usize> {
         let h = self.io_handle(inode, handle, false)?;
-        w.write_all_from(&mut SharedFileIo(&h.file), size as usize, offset)
+        w.write_up_to_from(&mut SharedFileIo(&h.file), size as usize, offset)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn do_write(
         &self,
+        ctx: &Context,
         inode: u64,
         handle: u64,
         r: &mut dyn ZeroCopyReader,
@@ -242,16 +254,20 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let h = self.io_handle(inode, handle, true)?;
         let size = size as usize;
         if self.config().seal_size {
-            let end = offset.checked_add(size as u64).ok_or_else(einval)?;
+            let end = offset
+                .checked_add(size as u64)
+                .ok_or_else(|| err(libc::EINVAL))?;
             if end > sys::fstat64(h.file.as_fd())?.st_size as u64 {
                 debug!("seal_size: refusing write past the end of inode {inode}");
-                return Err(eperm());
+                return Err(err(libc::EPERM));
             }
         }
+        // Without HANDLE_KILLPRIV_V2 the kernel clears the bits itself before the write,
+        // through a SETATTR.
         if self.killpriv_v2_enabled()
             && WriteFlags::from_bits_truncate(fuse_flags).contains(WriteFlags::KILL_SUIDGID)
         {
-            kill_suidgid(h.file.as_fd())?;
+            setid::kill_suidgid(h.file.as_fd(), ctx, false)?;
         }
         let mut io = SharedFileIo(&h.file);
         let mut done = 0usize;
@@ -276,7 +292,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 Ok(())
             }
             None if self.no_open_enabled() => Ok(()),
-            None => Err(ebadf()),
+            None => Err(err(libc::EBADF)),
         }
     }
 
@@ -305,12 +321,13 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 Ok(())
             }
             None if self.no_open_enabled() => Ok(()),
-            None => Err(ebadf()),
+            None => Err(err(libc::EBADF)),
         }
     }
 
     pub(crate) fn do_fallocate(
         &self,
+        ctx: &Context,
         inode: u64,
         handle: u64,
         mode: u32,
@@ -320,11 +337,18 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let h = self.io_handle(inode, handle, true)?;
         let mode = mode as libc::c_int;
         if self.config().seal_size && mode & libc::FALLOC_FL_KEEP_SIZE == 0 {
-            let end = offset.checked_add(length).ok_or_else(einval)?;
+            let end = offset
+                .checked_add(length)
+                .ok_or_else(|| err(libc::EINVAL))?;
             if end > sys::fstat64(h.file.as_fd())?.st_size as u64 {
-                return Err(eperm());
+                return Err(err(libc::EPERM));
             }
         }
+        // Every mode changes the file, so an unprivileged caller loses its set-ID bits
+        // first, as file_modified() does on a local filesystem. The kernel sends no flag
+        // for it: without HANDLE_KILLPRIV_V2 it sent a SETATTR before (then this finds
+        // nothing left to clear), with it the server is in charge.
+        setid::kill_suidgid(h.file.as_fd(), ctx, setid::privileged(ctx))?;
         sys::fallocate64(h.file.as_fd(), mode, to_off(offset)?, to_off(length)?)
     }
 
@@ -345,7 +369,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         ]
         .contains(&whence)
         {
-            return Err(einval());
+            return Err(err(libc::EINVAL));
         }
         let h = self.io_handle(inode, handle, false)?;
         // The offset is really signed (SEEK_CUR/SEEK_END may go backwards).
@@ -355,6 +379,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn do_copy_file_range(
         &self,
+        ctx: &Context,
         inode_in: u64,
         handle_in: u64,
         offset_in: u64,
@@ -364,17 +389,19 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         len: u64,
         flags: u64,
     ) -> io::Result<usize> {
-        let flags = u32::try_from(flags).map_err(|_| einval())?;
+        let flags = u32::try_from(flags).map_err(|_| err(libc::EINVAL))?;
         let hin = self.io_handle(inode_in, handle_in, false)?;
         let hout = self.io_handle(inode_out, handle_out, true)?;
         if self.config().seal_size {
             let in_size = sys::fstat64(hin.file.as_fd())?.st_size as u64;
             let n = len.min(in_size.saturating_sub(offset_in));
-            let end = offset_out.checked_add(n).ok_or_else(einval)?;
+            let end = offset_out.checked_add(n).ok_or_else(|| err(libc::EINVAL))?;
             if end > sys::fstat64(hout.file.as_fd())?.st_size as u64 {
-                return Err(eperm());
+                return Err(err(libc::EPERM));
             }
         }
+        // As for fallocate: the destination changes, with no flag from the kernel.
+        setid::kill_suidgid(hout.file.as_fd(), ctx, setid::privileged(ctx))?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         sys::copy_file_range(
             hin.file.as_fd(),

@@ -6,16 +6,19 @@
 //! own handle and host open file. Two differences from POSIX remain: two opens of a file by
 //! the same client process conflict with each other, and a child sharing its parent's open
 //! file shares its locks. BSD locks (FUSE_LK_FLOCK) become flock(2) on the handle's file.
-//! SETLKW blocks the serving thread until the lock is granted.
+//! SETLKW never blocks a serving thread when the server can answer late: a lock held by
+//! someone else is waited for by the lock waiter thread (`lock_wait.rs`).
 
+use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
 
 use vm_memory::bitmap::BitmapSlice;
 
-use super::super::{einval, PassthroughFs};
+use super::super::PassthroughFs;
 use crate::abi::fuse_abi::LkFlags;
-use crate::api::filesystem::FileLock;
+use crate::api::filesystem::{FileLock, LockWaiter};
+use crate::errno::err;
 use crate::sys;
 
 /// The kernel's OFFSET_MAX: a lock "to the end of the file".
@@ -23,18 +26,18 @@ const OFFSET_MAX: u64 = i64::MAX as u64;
 
 fn to_flock(lock: &FileLock) -> io::Result<libc::flock64> {
     if lock.start > OFFSET_MAX || lock.end < lock.start {
-        return Err(einval());
+        return Err(err(libc::EINVAL));
     }
     let len = if lock.end >= OFFSET_MAX {
         0
     } else {
         (lock.end - lock.start + 1) as i64
     };
-    let l_type = match lock.type_ as libc::c_int {
+    let l_type = match lock.lock_type as libc::c_int {
         libc::F_RDLCK => libc::F_RDLCK,
         libc::F_WRLCK => libc::F_WRLCK,
         libc::F_UNLCK => libc::F_UNLCK,
-        _ => return Err(einval()),
+        _ => return Err(err(libc::EINVAL)),
     };
     Ok(libc::flock64 {
         l_type: l_type as libc::c_short,
@@ -49,7 +52,7 @@ fn to_flock(lock: &FileLock) -> io::Result<libc::flock64> {
 fn from_flock(fl: &libc::flock64, asked: &FileLock) -> FileLock {
     if fl.l_type == libc::F_UNLCK as libc::c_short {
         return FileLock {
-            type_: libc::F_UNLCK as u32,
+            lock_type: libc::F_UNLCK as u32,
             pid: 0,
             ..*asked
         };
@@ -63,7 +66,7 @@ fn from_flock(fl: &libc::flock64, asked: &FileLock) -> FileLock {
     FileLock {
         start,
         end,
-        type_: fl.l_type as u32,
+        lock_type: fl.l_type as u32,
         // OFD locks have no owning process.
         pid: 0,
     }
@@ -86,25 +89,105 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         wait: bool,
     ) -> io::Result<()> {
         let h = self.io_handle(inode, handle, false)?;
+        let op = LockOp::new(&lock, flags)?;
+        if wait {
+            op.wait_on(&h.file)?;
+        } else if !op.try_on(&h.file)? {
+            return Err(err(libc::EAGAIN));
+        }
+        if op.unlocks() {
+            self.lock_waits.kick();
+        }
+        Ok(())
+    }
+
+    /// SETLKW answered later: tried once here, then by the lock waiter thread.
+    pub(crate) fn do_setlkw_deferred(
+        &self,
+        inode: u64,
+        handle: u64,
+        lock: FileLock,
+        flags: u32,
+        waiter: LockWaiter,
+    ) {
+        let prepared = self
+            .io_handle(inode, handle, false)
+            .and_then(|h| Ok((h, LockOp::new(&lock, flags)?)));
+        let (h, op) = match prepared {
+            Ok(p) => p,
+            Err(e) => return waiter.complete(Err(e)),
+        };
+        match op.try_on(&h.file) {
+            Ok(true) => {
+                if op.unlocks() {
+                    self.lock_waits.kick();
+                }
+                waiter.complete(Ok(()))
+            }
+            Ok(false) => self
+                .lock_waits
+                .push(waiter, Box::new(move || op.try_on(&h.file))),
+            Err(e) => waiter.complete(Err(e)),
+        }
+    }
+
+    /// A lock may have come free (a handle was released).
+    pub(crate) fn lock_released(&self) {
+        self.lock_waits.kick();
+    }
+}
+
+/// One lock request, ready to apply to a host file.
+#[derive(Clone, Copy)]
+enum LockOp {
+    /// flock(2) with this operation (LOCK_SH, LOCK_EX or LOCK_UN).
+    Flock(libc::c_int),
+    /// An OFD record lock.
+    Record(libc::flock64),
+}
+
+impl LockOp {
+    fn new(lock: &FileLock, flags: u32) -> io::Result<LockOp> {
         if LkFlags::from_bits_truncate(flags).contains(LkFlags::FLOCK) {
-            let mut op = match lock.type_ as libc::c_int {
+            let op = match lock.lock_type as libc::c_int {
                 libc::F_RDLCK => libc::LOCK_SH,
                 libc::F_WRLCK => libc::LOCK_EX,
                 libc::F_UNLCK => libc::LOCK_UN,
-                _ => return Err(einval()),
+                _ => return Err(err(libc::EINVAL)),
             };
-            if !wait {
-                op |= libc::LOCK_NB;
-            }
-            return sys::flock(h.file.as_fd(), op);
+            return Ok(LockOp::Flock(op));
         }
-        let mut fl = to_flock(&lock)?;
-        let cmd = if wait {
-            libc::F_OFD_SETLKW
-        } else {
-            libc::F_OFD_SETLK
+        Ok(LockOp::Record(to_flock(lock)?))
+    }
+
+    fn unlocks(&self) -> bool {
+        match self {
+            LockOp::Flock(op) => *op == libc::LOCK_UN,
+            LockOp::Record(fl) => fl.l_type == libc::F_UNLCK as libc::c_short,
+        }
+    }
+
+    /// Takes the lock if nobody else holds it: `Ok(false)` when someone does.
+    fn try_on(&self, file: &File) -> io::Result<bool> {
+        let res = match *self {
+            LockOp::Flock(op) => sys::flock(file.as_fd(), op | libc::LOCK_NB),
+            LockOp::Record(mut fl) => sys::fcntl_ofd_lock(file.as_fd(), libc::F_OFD_SETLK, &mut fl),
         };
-        sys::fcntl_ofd_lock(h.file.as_fd(), cmd, &mut fl)
+        match res {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the lock, blocking the calling thread while someone else holds it.
+    fn wait_on(&self, file: &File) -> io::Result<()> {
+        match *self {
+            LockOp::Flock(op) => sys::flock(file.as_fd(), op),
+            LockOp::Record(mut fl) => {
+                sys::fcntl_ofd_lock(file.as_fd(), libc::F_OFD_SETLKW, &mut fl)
+            }
+        }
     }
 }
 
@@ -117,7 +200,7 @@ mod tests {
         let whole = FileLock {
             start: 0,
             end: OFFSET_MAX,
-            type_: libc::F_WRLCK as u32,
+            lock_type: libc::F_WRLCK as u32,
             pid: 1,
         };
         let fl = to_flock(&whole).unwrap();
@@ -137,6 +220,10 @@ mod tests {
             ..whole
         })
         .is_err());
-        assert!(to_flock(&FileLock { type_: 99, ..whole }).is_err());
+        assert!(to_flock(&FileLock {
+            lock_type: 99,
+            ..whole
+        })
+        .is_err());
     }
 }

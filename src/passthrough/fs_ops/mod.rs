@@ -12,8 +12,10 @@ use vm_memory::bitmap::BitmapSlice;
 use super::{CachePolicy, PassthroughFs};
 use crate::api::filesystem::{
     Context, CreateIn, DirEntry, Entry, FileLock, FileSystem, FsOptions, GetxattrReply,
-    ListxattrReply, OpenOptions, SetattrValid, ZeroCopyReader, ZeroCopyWriter,
+    ListxattrReply, LockWaiter, OpenOptions, SetattrValid, SetxattrFlags, ZeroCopyReader,
+    ZeroCopyWriter,
 };
+use crate::errno::err;
 
 mod attr;
 mod dax;
@@ -21,11 +23,8 @@ mod dir;
 mod entry;
 mod io_ops;
 mod lock;
+mod setid;
 mod xattr;
-
-fn enosys<T>() -> io::Result<T> {
-    Err(io::Error::from_raw_os_error(libc::ENOSYS))
-}
 
 impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     /// The INIT options this configuration wants, before intersecting with the kernel's.
@@ -68,7 +67,9 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             want |= FsOptions::HANDLE_KILLPRIV_V2;
         }
         if cfg.xattr {
-            want |= FsOptions::POSIX_ACL;
+            // SETXATTR_EXT: the kernel then says when setting an ACL must clear
+            // set-group-ID (it knows the caller's groups and capabilities; see `setid`).
+            want |= FsOptions::POSIX_ACL | FsOptions::SETXATTR_EXT;
         }
         want
     }
@@ -101,6 +102,10 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn killpriv_v2_enabled(&self) -> bool {
         self.killpriv_v2.load(Ordering::Relaxed)
     }
+
+    pub(crate) fn setxattr_ext_enabled(&self) -> bool {
+        self.setxattr_ext.load(Ordering::Relaxed)
+    }
 }
 
 impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
@@ -125,6 +130,8 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
             got.contains(FsOptions::HANDLE_KILLPRIV_V2),
             Ordering::Relaxed,
         );
+        self.setxattr_ext
+            .store(got.contains(FsOptions::SETXATTR_EXT), Ordering::Relaxed);
         info!("passthrough {}: options {:?}", self.config().root_dir, got);
         Ok(got)
     }
@@ -139,6 +146,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
             &self.no_opendir,
             &self.writeback,
             &self.killpriv_v2,
+            &self.setxattr_ext,
         ] {
             flag.store(false, Ordering::Relaxed);
         }
@@ -169,13 +177,13 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
 
     fn setattr(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         inode: u64,
         attr: libc::stat64,
         handle: Option<u64>,
         valid: SetattrValid,
     ) -> io::Result<(libc::stat64, Duration)> {
-        self.do_setattr(inode, attr, handle, valid)
+        self.do_setattr(ctx, inode, attr, handle, valid)
     }
 
     fn readlink(&self, _ctx: &Context, inode: u64) -> io::Result<Vec<u8>> {
@@ -241,12 +249,12 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
 
     fn open(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         inode: u64,
         flags: u32,
         fuse_flags: u32,
     ) -> io::Result<(Option<u64>, OpenOptions, Option<u32>)> {
-        self.do_open(inode, flags, fuse_flags)
+        self.do_open(ctx, inode, flags, fuse_flags)
     }
 
     fn create(
@@ -275,7 +283,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
 
     fn write(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         inode: u64,
         handle: u64,
         r: &mut dyn ZeroCopyReader,
@@ -286,7 +294,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         _flags: u32,
         fuse_flags: u32,
     ) -> io::Result<usize> {
-        self.do_write(inode, handle, r, size, offset, fuse_flags)
+        self.do_write(ctx, inode, handle, r, size, offset, fuse_flags)
     }
 
     fn statfs(&self, _ctx: &Context, inode: u64) -> io::Result<libc::statvfs64> {
@@ -303,7 +311,9 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         flock_release: bool,
         _lock_owner: Option<u64>,
     ) -> io::Result<()> {
-        self.do_release(inode, handle, flock_release)
+        let res = self.do_release(inode, handle, flock_release);
+        self.lock_released();
+        res
     }
 
     fn fsync(&self, _ctx: &Context, inode: u64, datasync: bool, handle: u64) -> io::Result<()> {
@@ -316,13 +326,25 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
 
     fn setxattr(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         inode: u64,
         name: &CStr,
         value: &[u8],
         flags: u32,
     ) -> io::Result<()> {
-        self.do_setxattr(inode, name, value, flags)
+        self.do_setxattr(ctx, inode, name, value, flags, SetxattrFlags::empty())
+    }
+
+    fn setxattr_ext(
+        &self,
+        ctx: &Context,
+        inode: u64,
+        name: &CStr,
+        value: &[u8],
+        flags: u32,
+        setxattr_flags: SetxattrFlags,
+    ) -> io::Result<()> {
+        self.do_setxattr(ctx, inode, name, value, flags, setxattr_flags)
     }
 
     fn getxattr(
@@ -424,20 +446,33 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         self.do_setlk(inode, handle, lock, flags, true)
     }
 
+    fn setlkw_deferred(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        _owner: u64,
+        lock: FileLock,
+        flags: u32,
+        waiter: LockWaiter,
+    ) {
+        self.do_setlkw_deferred(inode, handle, lock, flags, waiter)
+    }
+
     fn bmap(&self, _ctx: &Context, _inode: u64, _block: u64, _blocksize: u32) -> io::Result<u64> {
-        enosys()
+        Err(err(libc::ENOSYS))
     }
 
     fn fallocate(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         inode: u64,
         handle: u64,
         mode: u32,
         offset: u64,
         length: u64,
     ) -> io::Result<()> {
-        self.do_fallocate(inode, handle, mode, offset, length)
+        self.do_fallocate(ctx, inode, handle, mode, offset, length)
     }
 
     fn lseek(
@@ -453,7 +488,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
 
     fn copy_file_range(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         inode_in: u64,
         handle_in: u64,
         offset_in: u64,
@@ -464,7 +499,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         flags: u64,
     ) -> io::Result<usize> {
         self.do_copy_file_range(
-            inode_in, handle_in, offset_in, inode_out, handle_out, offset_out, len, flags,
+            ctx, inode_in, handle_in, offset_in, inode_out, handle_out, offset_out, len, flags,
         )
     }
 

@@ -14,12 +14,13 @@ use std::os::fd::AsFd;
 use vm_memory::bitmap::BitmapSlice;
 
 use super::super::{FdName, PassthroughFs};
-use crate::api::filesystem::{GetxattrReply, ListxattrReply};
+use super::setid;
+use crate::api::filesystem::{Context, GetxattrReply, ListxattrReply, SetxattrFlags};
+use crate::api::server::{XATTR_LIST_MAX, XATTR_SIZE_MAX};
+use crate::errno::err;
 use crate::sys;
 
-fn enosys() -> io::Error {
-    io::Error::from_raw_os_error(libc::ENOSYS)
-}
+const ACL_ACCESS: &CStr = c"system.posix_acl_access";
 
 impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     /// Runs `op` with the `/proc/self/fd/N` path of `inode`.
@@ -29,7 +30,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         op: impl FnOnce(&CStr) -> io::Result<T>,
     ) -> io::Result<T> {
         if !self.config().xattr {
-            return Err(enosys());
+            return Err(err(libc::ENOSYS));
         }
         let data = self.inode_data(inode)?;
         let fd = self.inode_fd(&data)?;
@@ -37,16 +38,42 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         op(name.absolute())
     }
 
+    /// Sets `name` to `value`. Setting an access ACL for a caller outside the file's
+    /// group drops set-group-ID, as `posix_acl_update_mode` does on a local filesystem
+    /// (the host, acting for root, keeps it). With SETXATTR_EXT the kernel decides that
+    /// (ACL_KILL_SGID); without it the driver does (see `setid`).
     pub(crate) fn do_setxattr(
         &self,
+        ctx: &Context,
         inode: u64,
         name: &CStr,
         value: &[u8],
         flags: u32,
+        setxattr_flags: SetxattrFlags,
     ) -> io::Result<()> {
         self.with_proc_path(inode, |path| {
             sys::setxattr(path, name, value, flags as libc::c_int)
-        })
+        })?;
+        if name != ACL_ACCESS || value.is_empty() {
+            return Ok(());
+        }
+        let data = self.inode_data(inode)?;
+        let fd = self.inode_fd(&data)?;
+        let st = sys::fstat64(fd.as_fd())?;
+        if st.st_mode & libc::S_ISGID == 0 {
+            return Ok(());
+        }
+        let kill = if self.setxattr_ext_enabled() {
+            setxattr_flags.contains(SetxattrFlags::ACL_KILL_SGID)
+        } else {
+            setid::chmod_mode(st.st_mode, st.st_gid, ctx) != st.st_mode
+        };
+        if kill {
+            let fd_name = FdName::new(fd.as_fd());
+            let mode = st.st_mode & 0o7777 & !libc::S_ISGID;
+            sys::fchmodat(self.proc_self_fd(), fd_name.relative(), mode, 0)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn do_getxattr(
@@ -60,7 +87,8 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 let n = sys::getxattr(path, name, &mut [])?;
                 return Ok(GetxattrReply::Count(n as u32));
             }
-            let mut buf = vec![0u8; size as usize];
+            // The server refuses larger sizes; a direct caller gets no more either.
+            let mut buf = vec![0u8; size.min(XATTR_SIZE_MAX) as usize];
             let n = sys::getxattr(path, name, &mut buf)?;
             buf.truncate(n);
             Ok(GetxattrReply::Value(buf))
@@ -73,7 +101,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 let n = sys::listxattr(path, &mut [])?;
                 return Ok(ListxattrReply::Count(n as u32));
             }
-            let mut buf = vec![0u8; size as usize];
+            let mut buf = vec![0u8; size.min(XATTR_LIST_MAX) as usize];
             let n = sys::listxattr(path, &mut buf)?;
             buf.truncate(n);
             Ok(ListxattrReply::Names(buf))

@@ -202,7 +202,7 @@ fn symlink_and_readlink_store_targets_verbatim() {
 #[test]
 fn creations_run_as_the_caller() {
     if crate::sys::geteuid() != 0 {
-        eprintln!("skipping: needs root to switch credentials");
+        crate::cannot_run("needs root to switch credentials");
         return;
     }
     let (dir, fs) = setup();
@@ -225,7 +225,7 @@ fn creations_run_as_the_caller() {
         flags: libc::O_RDWR as u32,
         mode: libc::S_IFREG | 0o640,
         umask: 0,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     let (f, _, _, _) = fs.create(&caller, d.inode, &cs("f"), args).unwrap();
     assert_eq!((f.attr.st_uid, f.attr.st_gid), (1000, 2000));
@@ -269,7 +269,7 @@ fn umask_is_applied() {
         flags: libc::O_RDWR as u32,
         mode: libc::S_IFREG | 0o666,
         umask: 0o077,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     let (f, _, _, _) = fs.create(&ctx(), root(), &cs("f"), args).unwrap();
     assert_eq!(f.attr.st_mode & 0o7777, 0o600);

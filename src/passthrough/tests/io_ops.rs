@@ -3,8 +3,9 @@
 use std::os::unix::fs::MetadataExt;
 
 use super::*;
-use crate::abi::fuse_abi::{FileLock, FsOptions, LkFlags, OpenOptions, SetattrValid};
+use crate::abi::fuse_abi::{FsOptions, LkFlags, OpenOptions, SetattrValid};
 use crate::api::filesystem::Context;
+use crate::api::filesystem::FileLock;
 use crate::passthrough::CachePolicy;
 
 fn release(fs: &Fs, inode: u64, h: u64) {
@@ -60,7 +61,7 @@ fn create_write_read_roundtrip() {
         flags: (libc::O_RDWR | libc::O_EXCL) as u32,
         mode: 0o644,
         umask: 0,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     assert_eq!(
         errno(fs.create(&ctx(), root(), &cs("f"), args)),
@@ -208,7 +209,7 @@ fn tmpfile_is_unnamed() {
         flags: libc::O_RDWR as u32,
         mode: libc::S_IFREG | 0o600,
         umask: 0,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     let (e, h, _) = fs.tmpfile(&ctx(), root(), args).unwrap();
     let h = h.unwrap();
@@ -327,12 +328,12 @@ fn posix_and_flock_locks() {
     let wr = FileLock {
         start: 0,
         end: 99,
-        type_: libc::F_WRLCK as u32,
+        lock_type: libc::F_WRLCK as u32,
         pid: 10,
     };
     fs.setlk(&ctx(), e.inode, h1, 1, wr, 0).unwrap();
     let got = fs.getlk(&ctx(), e.inode, h2, 2, wr, 0).unwrap();
-    assert_eq!(got.type_, libc::F_WRLCK as u32);
+    assert_eq!(got.lock_type, libc::F_WRLCK as u32);
     assert_eq!((got.start, got.end), (0, 99));
     assert_eq!(errno(fs.setlk(&ctx(), e.inode, h2, 2, wr, 0)), libc::EAGAIN);
     let free = FileLock {
@@ -342,17 +343,17 @@ fn posix_and_flock_locks() {
     };
     fs.setlk(&ctx(), e.inode, h2, 2, free, 0).unwrap();
     let un = FileLock {
-        type_: libc::F_UNLCK as u32,
+        lock_type: libc::F_UNLCK as u32,
         ..wr
     };
     fs.setlk(&ctx(), e.inode, h1, 1, un, 0).unwrap();
     let got = fs.getlk(&ctx(), e.inode, h1, 1, wr, 0).unwrap();
     // h2 still holds 100..=200, which conflicts with nothing in 0..=99.
-    assert_eq!(got.type_, libc::F_UNLCK as u32);
+    assert_eq!(got.lock_type, libc::F_UNLCK as u32);
     // Closing a duplicate (FLUSH) does not drop OFD locks.
     fs.flush(&ctx(), e.inode, h2, 0).unwrap();
     let got = fs.getlk(&ctx(), e.inode, h1, 1, free, 0).unwrap();
-    assert_eq!(got.type_, libc::F_WRLCK as u32);
+    assert_eq!(got.lock_type, libc::F_WRLCK as u32);
 
     let flock = LkFlags::FLOCK.bits();
     fs.setlk(&ctx(), e.inode, h1, 1, wr, flock).unwrap();

@@ -16,6 +16,7 @@ mod dir;
 mod entry;
 mod io_ops;
 mod security;
+mod setid;
 
 /// Reply space for READ, filled through `FileReadWriteVolatile` like a transport would.
 pub(super) struct VecWriter {
@@ -147,7 +148,7 @@ pub(super) fn create_file(fs: &Fs, parent: u64, name: &str, mode: u32) -> (Entry
         flags: libc::O_RDWR as u32,
         mode: libc::S_IFREG | mode,
         umask: 0,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     let (e, h, _, _) = fs.create(&ctx(), parent, &cs(name), args).unwrap();
     (e, h.unwrap())

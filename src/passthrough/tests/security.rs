@@ -24,7 +24,7 @@ fn symlinks_are_never_followed() {
         flags: libc::O_RDWR as u32,
         mode: 0o644,
         umask: 0,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     std::os::unix::fs::symlink(
         dir.as_path().join("outside-target"),
@@ -52,7 +52,7 @@ fn special_files_are_never_opened() {
         flags: libc::O_RDWR as u32,
         mode: 0o644,
         umask: 0,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     assert_eq!(
         errno(fs.create(&ctx(), root(), &cs("fifo"), args)),
@@ -135,7 +135,7 @@ fn names_with_slashes_and_dots_are_refused() {
             flags: libc::O_RDWR as u32,
             mode: 0o644,
             umask: 0,
-            open_flags: 0,
+            fuse_flags: 0,
         };
         assert_eq!(errno(fs.create(&ctx(), root(), &n, args)), libc::EINVAL);
         assert_eq!(
@@ -169,7 +169,7 @@ fn inode_file_handles_keep_descriptors_bounded() {
         c.inode_fd_cache_size = 32;
     });
     if !fs.use_handles.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("skipping: file handles unavailable (needs CAP_DAC_READ_SEARCH)");
+        crate::cannot_run("file handles unavailable (needs CAP_DAC_READ_SEARCH)");
         return;
     }
     for i in 0..1000 {

@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use super::busy_poll::{Miss, PollWindow, SpinSlots};
 use super::{FuseDevWriter, IN_HEADER_SIZE};
 use crate::sys;
-use crate::transport::{Error, FuseBuf, Reader, Result, Writer};
+use crate::transport::{Error, FuseBuf, Reader, Result};
 
 const DEV_TOKEN: Token = Token(0);
 const WAKE_TOKEN: Token = Token(1);
@@ -105,7 +105,7 @@ impl FuseChannel {
         bufsize: usize,
         busy_poll: Duration,
     ) -> Result<FuseChannel> {
-        let poll = Poll::new().map_err(Error::Io)?;
+        let poll = Poll::new().map_err(Error::IoError)?;
         // mio cannot ask for EPOLLEXCLUSIVE, so the device goes into mio's epoll set
         // directly, edge-triggered like mio's own registrations and carrying DEV_TOKEN
         // as the event data, which is what mio reports as the token.
@@ -127,8 +127,8 @@ impl FuseChannel {
                     DEV_TOKEN,
                     Interest::READABLE,
                 )
-                .map_err(Error::Io)?,
-            Err(e) => return Err(Error::Io(e)),
+                .map_err(Error::IoError)?,
+            Err(e) => return Err(Error::IoError(e)),
         }
         poll.registry()
             .register(
@@ -136,7 +136,7 @@ impl FuseChannel {
                 WAKE_TOKEN,
                 Interest::READABLE,
             )
-            .map_err(Error::Io)?;
+            .map_err(Error::IoError)?;
         Ok(FuseChannel {
             file,
             wake,
@@ -153,8 +153,8 @@ impl FuseChannel {
     ///
     /// Returns:
     /// - `Ok(Some((reader, writer)))`: `reader` holds one whole request; `writer` builds
-    ///   its reply, sent on [`Writer::commit`]. Both borrow the channel's buffers, so the
-    ///   request must be handled before the next call.
+    ///   its reply (pass `writer.into()` to the server, which commits it). Both borrow
+    ///   the channel's buffers, so the request must be handled before the next call.
     /// - `Ok(None)`: the session was woken ([`FuseSession::wake`](super::FuseSession::wake))
     ///   or the connection ended (the filesystem was unmounted, or the connection aborted
     ///   through `/sys/fs/fuse/connections`): the thread should stop. Once woken, every
@@ -201,14 +201,14 @@ impl FuseChannel {
                     debug!("fuse connection ended (fd {}): {e}", self.as_raw_fd());
                     return Ok(None);
                 }
-                Err(e) => return Err(Error::Io(e.into())),
+                Err(e) => return Err(Error::IoError(e.into())),
             }
         };
         if let Some(miss) = miss {
             miss.finish(&mut self.window);
         }
         let reader = Reader::from_fuse_buffer(FuseBuf::new(&mut self.req_buf[..len]))?;
-        let writer = Writer::new_fusedev(self.file.as_fd(), FuseBuf::new(&mut self.reply_buf));
+        let writer = FuseDevWriter::on_device(self.file.as_fd(), &mut self.reply_buf);
         Ok(Some((reader, writer)))
     }
 
@@ -219,7 +219,7 @@ impl FuseChannel {
             match self.poll.poll(&mut self.events, None) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(e)),
+                Err(e) => return Err(Error::IoError(e)),
             }
             let mut readable = false;
             for event in self.events.iter() {
@@ -316,7 +316,9 @@ mod tests {
         let (mut ch, kernel, _wake) = channel_pair(4096);
         kernel.send(&request(64, 0xab)).unwrap();
         {
-            let (mut r, mut w) = ch.get_request().unwrap().unwrap();
+            let (mut r, w) = ch.get_request().unwrap().unwrap();
+            // What the server does: a buffered writer, sent on commit.
+            let mut w: crate::transport::Writer = w.into();
             assert_eq!(r.available_bytes(), 64);
             let mut got = Vec::new();
             r.read_to_end(&mut got).unwrap();
@@ -520,7 +522,7 @@ mod tests {
         let wake = Arc::new(WakeSignal::new().unwrap());
         let mut ch = test_channel(File::from(w), wake, 4096);
         match ch.get_request() {
-            Err(Error::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::EBADF)),
+            Err(Error::IoError(e)) => assert_eq!(e.raw_os_error(), Some(libc::EBADF)),
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("expected an error"),
         };

@@ -24,20 +24,64 @@
 
 mod busy_poll;
 mod channel;
+mod mntns;
 mod mount;
 mod mountinfo;
 mod session;
+mod writer;
+
+use std::fs::File;
 
 pub use channel::FuseChannel;
 pub use session::{FuseSession, DEFAULT_BUSY_POLL};
+pub use writer::FuseDevWriter;
 
-/// The writer a [`FuseChannel`] hands out for the reply: it assembles the reply in the
-/// channel's reply buffer and sends it to the channel's descriptor, in one `writev(2)`,
-/// on [`Writer::commit`](crate::transport::Writer::commit).
-///
-/// It is the transport's plain [`Writer`](crate::transport::Writer), so `writer.into()`
-/// (the identity conversion) gives the server what it takes.
-pub type FuseDevWriter<'a, S = ()> = crate::transport::Writer<'a, S>;
+use crate::transport::Error;
 
 /// Size of `struct fuse_in_header`, which starts every request the kernel sends.
 const IN_HEADER_SIZE: usize = std::mem::size_of::<crate::abi::fuse_abi::InHeader>();
+
+/// What a session offers for writing messages outside a request: notifications.
+///
+/// The trait of fuse-backend-rs 0.14, implemented by [`FuseSession`] (whose versions
+/// reuse one buffer instead of allocating one per call).
+pub trait FuseSessionExt {
+    /// The session's `/dev/fuse` file, while connected.
+    fn file(&self) -> Option<&File>;
+
+    /// The size of a message buffer.
+    fn bufsize(&self) -> usize;
+
+    /// Calls `f` with a writer (in direct mode: see [`FuseDevWriter`]) on the session's
+    /// descriptor; when the session is not connected, `f` is not called.
+    fn with_writer<F>(&mut self, f: F)
+    where
+        F: FnOnce(FuseDevWriter),
+    {
+        // The error only says that there was no session to write to.
+        let _ = self.try_with_writer(|w| {
+            f(w);
+            Ok::<(), Error>(())
+        });
+    }
+
+    /// Calls `f` with a writer (in direct mode: see [`FuseDevWriter`]) on the session's
+    /// descriptor and returns what `f` returns.
+    ///
+    /// # Errors
+    /// [`Error::SessionFailure`] (converted into `E`) when the session is not connected;
+    /// otherwise `f`'s.
+    fn try_with_writer<F, R, E>(&mut self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(FuseDevWriter) -> std::result::Result<R, E>,
+        E: From<Error>,
+    {
+        let Some(file) = self.file() else {
+            return Err(Error::SessionFailure("the fuse session is not mounted".into()).into());
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(file);
+        let mut buf = vec![0u8; self.bufsize()];
+        let res = f(FuseDevWriter::new(fd, &mut buf)?);
+        res
+    }
+}

@@ -54,7 +54,13 @@ pub(super) struct MountOptions<'a> {
     pub readonly: bool,
     pub allow_other: bool,
     pub default_permissions: bool,
+    /// Honour setuid/setgid bits (`suid`); `nosuid` otherwise.
+    pub suid: bool,
+    /// Allow device nodes (`dev`); `nodev` otherwise.
+    pub dev: bool,
     pub max_read: Option<u32>,
+    /// Have `fusermount3` unmount when the session's process ends (`auto_unmount`).
+    pub auto_unmount: bool,
 }
 
 impl MountOptions<'_> {
@@ -88,13 +94,18 @@ impl MountOptions<'_> {
     /// which `fusermount3` undoes.
     pub(super) fn fusermount_opts(&self) -> String {
         let mut opts = String::from(if self.readonly { "ro" } else { "rw" });
-        opts.push_str(",nosuid,nodev,fsname=");
+        opts.push_str(if self.suid { ",suid" } else { ",nosuid" });
+        opts.push_str(if self.dev { ",dev" } else { ",nodev" });
+        opts.push_str(",fsname=");
         push_escaped(&mut opts, self.source());
         if !self.subtype.is_empty() {
             opts.push_str(",subtype=");
             push_escaped(&mut opts, self.subtype);
         }
         self.push_common(&mut opts);
+        if self.auto_unmount {
+            opts.push_str(",auto_unmount");
+        }
         opts
     }
 
@@ -149,7 +160,13 @@ pub(super) fn mount_syscall(mountpoint: &Path, opts: &MountOptions<'_>) -> io::R
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),
     );
-    let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    let mut flags = MsFlags::empty();
+    if !opts.suid {
+        flags |= MsFlags::MS_NOSUID;
+    }
+    if !opts.dev {
+        flags |= MsFlags::MS_NODEV;
+    }
     if opts.readonly {
         flags |= MsFlags::MS_RDONLY;
     }
@@ -170,13 +187,22 @@ pub(super) fn mount_syscall(mountpoint: &Path, opts: &MountOptions<'_>) -> io::R
     Ok(fd)
 }
 
-/// Mounts through `fusermount3` (or `bin`); returns the session descriptor
-/// (non-blocking).
+/// A mount made by `fusermount3`.
+pub(super) struct HelperMount {
+    /// The session descriptor (non-blocking).
+    pub fd: OwnedFd,
+    /// With `auto_unmount`: our end of the socket the helper watches. It unmounts once
+    /// the socket closes, which at the latest happens when our process ends.
+    pub keep_alive: Option<OwnedFd>,
+}
+
+/// Mounts through `fusermount3` (or `bin`).
 pub(super) fn mount_fusermount(
     bin: &str,
     mountpoint: &Path,
     opts: &MountOptions<'_>,
-) -> io::Result<OwnedFd> {
+) -> io::Result<HelperMount> {
+    let auto_unmount = opts.auto_unmount;
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
@@ -223,6 +249,26 @@ pub(super) fn mount_fusermount(
     drop(theirs);
 
     let received = receive_fd(&ours);
+    if auto_unmount {
+        if let Ok(Some(fd)) = received {
+            // The helper stays, watching `ours`, until it unmounts: reap it on a thread.
+            std::thread::spawn(move || {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                match child.wait() {
+                    Ok(status) => debug!("auto_unmount helper ended ({status}) {stderr}"),
+                    Err(e) => debug!("failed to reap the auto_unmount helper: {e}"),
+                }
+            });
+            set_nonblocking(fd.as_fd())?;
+            return Ok(HelperMount {
+                fd,
+                keep_alive: Some(ours),
+            });
+        }
+    }
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
         let _ = pipe.read_to_string(&mut stderr);
@@ -231,7 +277,10 @@ pub(super) fn mount_fusermount(
     match received {
         Ok(Some(fd)) => {
             set_nonblocking(fd.as_fd())?;
-            Ok(fd)
+            Ok(HelperMount {
+                fd,
+                keep_alive: None,
+            })
         }
         Ok(None) => Err(io::Error::other(format!(
             "{bin} failed ({status}): {}",
@@ -356,7 +405,10 @@ mod tests {
             readonly: false,
             allow_other: false,
             default_permissions: false,
+            suid: false,
+            dev: false,
             max_read: None,
+            auto_unmount: false,
         }
     }
 
@@ -410,6 +462,15 @@ mod tests {
             ..opts()
         };
         assert_eq!(o.fusermount_opts(), "rw,nosuid,nodev,fsname=a\\\\b");
+        let o = MountOptions {
+            suid: true,
+            dev: true,
+            ..opts()
+        };
+        assert_eq!(
+            o.fusermount_opts(),
+            "rw,suid,dev,fsname=my\\,fs,subtype=demo"
+        );
     }
 
     #[test]
@@ -432,9 +493,9 @@ mod tests {
         let dir = vmm_sys_util::tempdir::TempDir::new_with_prefix("/tmp/fusedev-fm").unwrap();
         let target = dir.as_path().canonicalize().unwrap();
         let fd = match mount_fusermount(FUSERMOUNT_BIN, &target, &opts()) {
-            Ok(fd) => fd,
+            Ok(m) => m.fd,
             Err(e) if !ci => {
-                eprintln!("skipping: cannot mount with {FUSERMOUNT_BIN}: {e}");
+                crate::cannot_run(format!("cannot mount with {FUSERMOUNT_BIN}: {e}"));
                 return;
             }
             Err(e) => panic!("cannot mount with {FUSERMOUNT_BIN}: {e}"),
@@ -457,7 +518,10 @@ mod tests {
     #[test]
     fn missing_helper_is_a_clear_error() {
         let dir = vmm_sys_util::tempdir::TempDir::new_with_prefix("/tmp/fusedev-fm").unwrap();
-        let err = mount_fusermount("/nonexistent/fusermount3", dir.as_path(), &opts()).unwrap_err();
+        let err = match mount_fusermount("/nonexistent/fusermount3", dir.as_path(), &opts()) {
+            Err(e) => e,
+            Ok(_) => panic!("a missing helper mounted"),
+        };
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         assert!(
             err.to_string().contains("/nonexistent/fusermount3"),

@@ -1,4 +1,4 @@
-//! Reading `/proc/self/mountinfo`: is a FUSE filesystem mounted at a path?
+//! Reading `/proc/thread-self/mountinfo`: is a FUSE filesystem mounted at a path?
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -6,9 +6,9 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Whether a FUSE filesystem is mounted at `mountpoint` in our mount namespace.
+/// Whether a FUSE filesystem is mounted at `mountpoint` in the calling thread's mount namespace.
 pub(super) fn is_fuse_mounted(mountpoint: &Path) -> io::Result<bool> {
-    let table = fs::read("/proc/self/mountinfo")?;
+    let table = fs::read("/proc/thread-self/mountinfo")?;
     let mounted = fuse_mounts(&table).any(|p| p == mountpoint);
     Ok(mounted)
 }

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +11,12 @@ use log::{debug, error, info};
 
 use super::busy_poll::SpinSlots;
 use super::channel::{FuseChannel, WakeSignal};
+use super::mntns::in_mount_ns;
 use super::mount::{self, MountMethod, MountOptions};
-use super::FuseDevWriter;
+use super::{FuseDevWriter, FuseSessionExt};
 use crate::api::server::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};
-use crate::transport::{Error, FuseBuf, Result, Writer};
+use crate::errno::err;
+use crate::transport::{Error, Result};
 
 /// The longest busy-poll window channels get unless [`FuseSession::set_busy_poll`] says
 /// otherwise: long enough to cover a client's turnaround between a reply and its next
@@ -50,6 +52,9 @@ pub struct FuseSession {
     readonly: bool,
     allow_other: bool,
     default_permissions: bool,
+    fs_checks_permissions: bool,
+    suid: bool,
+    dev: bool,
     max_read: Option<u32>,
     blksize: Option<u32>,
     fusermount: String,
@@ -63,6 +68,12 @@ pub struct FuseSession {
     spin_slots: Arc<SpinSlots>,
     /// Reply area for notifications ([`FuseSession::with_writer`]), allocated on first use.
     notify_buf: Vec<u8>,
+    /// Mount with `fusermount3 -o auto_unmount`.
+    auto_unmount: bool,
+    /// With `auto_unmount`, the socket whose closing makes `fusermount3` unmount.
+    keep_alive: Option<OwnedFd>,
+    /// Mount and unmount in the mount namespace of this process.
+    target_mntns: Option<libc::pid_t>,
 }
 
 impl FuseSession {
@@ -74,15 +85,38 @@ impl FuseSession {
     ///
     /// # Errors
     /// [`Error::Mount`] when `mountpoint` does not exist (ENOENT) or is not a directory
-    /// (ENOTDIR); [`Error::Io`] when the wake-up eventfd cannot be made.
+    /// (ENOTDIR); [`Error::IoError`] when the wake-up eventfd cannot be made.
     pub fn new(mountpoint: &Path, fsname: &str, subtype: &str, readonly: bool) -> Result<Self> {
+        Self::new_with_autounmount(mountpoint, fsname, subtype, readonly, false)
+    }
+
+    /// A session like [`FuseSession::new`]'s that, with `auto_unmount`, is unmounted
+    /// when this process ends, however it ends (a crash, SIGKILL), as libfuse's
+    /// `auto_unmount` option does.
+    ///
+    /// With `auto_unmount` the session always mounts through the
+    /// [`fusermount`](FuseSession::set_fusermount) helper, even when `mount(2)` is
+    /// permitted: `fusermount3 -o auto_unmount` stays behind, watching a socket shared
+    /// with the session, and unmounts the filesystem once that socket closes, which
+    /// happens when the process exits. [`umount`](FuseSession::umount) and drop still
+    /// unmount at once.
+    ///
+    /// # Errors
+    /// As [`FuseSession::new`].
+    pub fn new_with_autounmount(
+        mountpoint: &Path,
+        fsname: &str,
+        subtype: &str,
+        readonly: bool,
+        auto_unmount: bool,
+    ) -> Result<Self> {
         let mount_err = |source: io::Error| Error::Mount {
             path: mountpoint.display().to_string(),
             source,
         };
         let dest = mountpoint.canonicalize().map_err(mount_err)?;
         if !dest.metadata().map_err(mount_err)?.is_dir() {
-            return Err(mount_err(io::Error::from_raw_os_error(libc::ENOTDIR)));
+            return Err(mount_err(err(libc::ENOTDIR)));
         }
         Ok(FuseSession {
             mountpoint: dest,
@@ -90,7 +124,10 @@ impl FuseSession {
             subtype: subtype.to_string(),
             readonly,
             allow_other: false,
-            default_permissions: false,
+            default_permissions: true,
+            fs_checks_permissions: false,
+            suid: false,
+            dev: false,
             max_read: None,
             blksize: None,
             fusermount: mount::FUSERMOUNT_BIN.to_string(),
@@ -98,10 +135,25 @@ impl FuseSession {
             busy_poll: DEFAULT_BUSY_POLL,
             file: None,
             method: None,
-            wake: Arc::new(WakeSignal::new().map_err(Error::Io)?),
+            wake: Arc::new(WakeSignal::new().map_err(Error::IoError)?),
             spin_slots: Arc::new(SpinSlots::for_this_machine()),
             notify_buf: Vec::new(),
+            auto_unmount,
+            keep_alive: None,
+            target_mntns: None,
         })
+    }
+
+    /// Mounts (and unmounts) in the mount namespace of process `pid` instead of the
+    /// caller's; `None` returns to the caller's. Takes effect on the next
+    /// [`mount`](FuseSession::mount).
+    ///
+    /// The work runs on a helper thread that joins that namespace with `setns(2)` (which
+    /// needs CAP_SYS_ADMIN); the calling thread stays where it is. The mount point is
+    /// looked up in the target namespace; the session's descriptors work from any
+    /// namespace.
+    pub fn set_target_mntns(&mut self, pid: Option<libc::pid_t>) {
+        self.target_mntns = pid;
     }
 
     /// Sets the longest busy-poll window of channels made from now on: how long a
@@ -121,14 +173,48 @@ impl FuseSession {
 
     /// Lets users other than the mounting one access the filesystem (`allow_other`).
     /// Unprivileged users need `user_allow_other` in `/etc/fuse.conf`.
+    ///
+    /// Such a mount is safe only when someone checks each caller's permissions: by default
+    /// the kernel does (`default_permissions`, on unless
+    /// [`set_default_permissions`](FuseSession::set_default_permissions) turned it off).
+    /// [`mount`](FuseSession::mount) refuses `allow_other` without `default_permissions`
+    /// unless [`set_fs_checks_permissions`](FuseSession::set_fs_checks_permissions) says
+    /// the filesystem checks them itself.
     pub fn set_allow_other(&mut self, allow_other: bool) {
         self.allow_other = allow_other;
     }
 
-    /// Makes the kernel check permissions from the file modes itself
-    /// (`default_permissions`) instead of leaving it all to the filesystem.
+    /// Whether the kernel checks permissions from the file modes itself
+    /// (`default_permissions`) instead of leaving it all to the filesystem. On by default,
+    /// as in fuse-backend-rs 0.14, which always mounted with it.
+    ///
+    /// Turn it off only for a filesystem that checks every caller itself. The drivers of
+    /// this crate do not: [`PassthroughFs`](crate::passthrough::PassthroughFs) creates
+    /// files with the caller's uid, gid and umask and keeps clients inside the shared
+    /// directory, but opens, changes and removes existing files with the daemon's own
+    /// rights, so without `default_permissions` any user who can reach the mount acts as
+    /// the daemon.
     pub fn set_default_permissions(&mut self, default_permissions: bool) {
         self.default_permissions = default_permissions;
+    }
+
+    /// Declares that the filesystem checks each caller's permissions itself (in `open`,
+    /// `setattr`, `unlink`, ...), which lets [`mount`](FuseSession::mount) accept
+    /// `allow_other` without `default_permissions`. Off by default.
+    pub fn set_fs_checks_permissions(&mut self, checks: bool) {
+        self.fs_checks_permissions = checks;
+    }
+
+    /// Honours set-user-ID and set-group-ID bits on the mount (mount option `suid`; the
+    /// default is `nosuid`). Only root may mount with it.
+    pub fn set_suid(&mut self, suid: bool) {
+        self.suid = suid;
+    }
+
+    /// Allows device nodes on the mount to be opened as devices (mount option `dev`; the
+    /// default is `nodev`). Only root may mount with it.
+    pub fn set_dev(&mut self, dev: bool) {
+        self.dev = dev;
     }
 
     /// Caps the size of READ requests (`max_read`).
@@ -201,10 +287,10 @@ impl FuseSession {
     ///
     /// # Errors
     /// [`Error::SessionNotMounted`] before [`mount`](FuseSession::mount);
-    /// [`Error::Io`] when no descriptor can be made.
+    /// [`Error::IoError`] when no descriptor can be made.
     pub fn clone_fuse_file(&self) -> Result<File> {
         let file = self.file.as_ref().ok_or(Error::SessionNotMounted)?;
-        mount::clone_fuse_fd(file).map_err(Error::Io)
+        mount::clone_fuse_fd(file).map_err(Error::IoError)
     }
 
     /// Whether the session is connected (mounted, or given a file with
@@ -228,7 +314,15 @@ impl FuseSession {
             source,
         };
         if self.file.is_some() {
-            return Err(mount_err(io::Error::from_raw_os_error(libc::EBUSY)));
+            return Err(mount_err(err(libc::EBUSY)));
+        }
+        if self.allow_other && !self.default_permissions && !self.fs_checks_permissions {
+            // Every user could act with the daemon's rights (see set_default_permissions).
+            return Err(mount_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "allow_other without default_permissions lets every user act as the daemon; \
+                 keep default_permissions or call set_fs_checks_permissions(true)",
+            )));
         }
         let opts = MountOptions {
             fsname: &self.fsname,
@@ -236,18 +330,31 @@ impl FuseSession {
             readonly: self.readonly,
             allow_other: self.allow_other,
             default_permissions: self.default_permissions,
+            suid: self.suid,
+            dev: self.dev,
             max_read: self.max_read,
+            auto_unmount: self.auto_unmount,
         };
-        let (fd, method) = match mount::mount_syscall(&self.mountpoint, &opts) {
-            Ok(fd) => (fd, MountMethod::Syscall),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) => {
-                debug!("mount(2) not permitted ({e}), trying {}", self.fusermount);
-                let fd = mount::mount_fusermount(&self.fusermount, &self.mountpoint, &opts)
-                    .map_err(mount_err)?;
-                (fd, MountMethod::Fusermount)
+        let (mountpoint, helper) = (&self.mountpoint, &self.fusermount);
+        let (fd, keep_alive, method) = in_mount_ns(self.target_mntns, || {
+            let by_helper = || {
+                let m = mount::mount_fusermount(helper, mountpoint, &opts)?;
+                Ok((m.fd, m.keep_alive, MountMethod::Fusermount))
+            };
+            if opts.auto_unmount {
+                // Only the helper can watch for our end.
+                return by_helper();
             }
-            Err(e) => return Err(mount_err(e)),
-        };
+            match mount::mount_syscall(mountpoint, &opts) {
+                Ok(fd) => Ok((fd, None, MountMethod::Syscall)),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) => {
+                    debug!("mount(2) not permitted ({e}), trying {helper}");
+                    by_helper()
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(mount_err)?;
         info!(
             "mounted {} on {} ({:?})",
             opts.fs_type(),
@@ -256,6 +363,7 @@ impl FuseSession {
         );
         self.file = Some(File::from(fd));
         self.method = Some(method);
+        self.keep_alive = keep_alive;
         Ok(())
     }
 
@@ -274,15 +382,19 @@ impl FuseSession {
             self.file = None;
             return Ok(());
         };
-        mount::umount(method, &self.fusermount, &self.mountpoint).map_err(|source| {
-            Error::Umount {
-                path: self.mountpoint.display().to_string(),
-                source,
-            }
+        let (mountpoint, helper) = (&self.mountpoint, &self.fusermount);
+        in_mount_ns(self.target_mntns, || {
+            mount::umount(method, helper, mountpoint)
+        })
+        .map_err(|source| Error::Umount {
+            path: self.mountpoint.display().to_string(),
+            source,
         })?;
         info!("unmounted {}", self.mountpoint.display());
         self.method = None;
         self.file = None;
+        // With auto_unmount the helper now finds nothing left to unmount, and exits.
+        self.keep_alive = None;
         Ok(())
     }
 
@@ -290,9 +402,9 @@ impl FuseSession {
     /// now and from then on, including channels still blocked and channels made later.
     ///
     /// # Errors
-    /// [`Error::Io`] when the wake-up eventfd cannot be written.
+    /// [`Error::IoError`] when the wake-up eventfd cannot be written.
     pub fn wake(&self) -> Result<()> {
-        self.wake.wake().map_err(Error::Io)
+        self.wake.wake().map_err(Error::IoError)
     }
 
     /// A channel to serve requests on, with its own descriptor (see
@@ -300,7 +412,7 @@ impl FuseSession {
     ///
     /// # Errors
     /// [`Error::SessionNotMounted`] before [`mount`](FuseSession::mount);
-    /// [`Error::Io`] when the descriptor or the poller cannot be made.
+    /// [`Error::IoError`] when the descriptor or the poller cannot be made.
     pub fn new_channel(&self) -> Result<FuseChannel> {
         let file = self.clone_fuse_file()?;
         FuseChannel::new(
@@ -315,22 +427,57 @@ impl FuseSession {
     /// Calls `f` with a writer on the session's descriptor, for sending notifications
     /// (`Server::notify_*`). The writer's buffer belongs to the session and is reused.
     ///
-    /// When the session is not connected, `f` is not called.
+    /// When the session is not connected, `f` is not called. The same as
+    /// [`FuseSessionExt::with_writer`].
     pub fn with_writer<F>(&mut self, f: F)
     where
         F: FnOnce(FuseDevWriter),
     {
-        let Some(file) = self.file.as_ref() else {
+        let sent = self.try_with_writer(|w| {
+            f(w);
+            Ok::<(), Error>(())
+        });
+        if sent.is_err() {
             debug!("with_writer on an unmounted session: nothing to write to");
-            return;
+        }
+    }
+}
+
+impl FuseSessionExt for FuseSession {
+    fn file(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+
+    fn bufsize(&self) -> usize {
+        self.bufsize
+    }
+
+    /// As [`FuseSession::with_writer`].
+    fn with_writer<F>(&mut self, f: F)
+    where
+        F: FnOnce(FuseDevWriter),
+    {
+        FuseSession::with_writer(self, f)
+    }
+
+    /// Calls `f` with a writer on the session's descriptor and returns what it returns;
+    /// the writer's buffer belongs to the session and is reused.
+    ///
+    /// # Errors
+    /// [`Error::SessionFailure`] (converted into `E`) when the session is not connected;
+    /// otherwise `f`'s.
+    fn try_with_writer<F, R, E>(&mut self, f: F) -> std::result::Result<R, E>
+    where
+        F: FnOnce(FuseDevWriter) -> std::result::Result<R, E>,
+        E: From<Error>,
+    {
+        let Some(file) = self.file.as_ref() else {
+            return Err(Error::SessionFailure("the fuse session is not mounted".into()).into());
         };
         if self.notify_buf.is_empty() {
             self.notify_buf = vec![0u8; self.bufsize];
         }
-        f(Writer::new_fusedev(
-            file.as_fd(),
-            FuseBuf::new(&mut self.notify_buf),
-        ));
+        f(FuseDevWriter::on_device(file.as_fd(), &mut self.notify_buf))
     }
 }
 
@@ -438,7 +585,7 @@ mod tests {
         let fd = match mount::open_fuse_device() {
             Ok(fd) => fd,
             Err(e) if !in_ci() => {
-                eprintln!("skipping: cannot open /dev/fuse: {e}");
+                crate::cannot_run(format!("cannot open /dev/fuse: {e}"));
                 return;
             }
             Err(e) => panic!("cannot open /dev/fuse: {e}"),
@@ -462,8 +609,9 @@ mod tests {
         let mut se = FuseSession::new(dir.as_path(), "x", "", false).unwrap();
         se.set_fuse_file(File::from(wr));
         se.with_writer(|mut w| {
+            // A new writer sends each write at once; commit has nothing left.
             w.write_all(b"notify").unwrap();
-            assert_eq!(w.commit(None).unwrap(), 6);
+            assert_eq!(w.commit(None).unwrap(), 0);
         });
         let mut got = [0u8; 6];
         nix::unistd::read(&rd, &mut got).unwrap();

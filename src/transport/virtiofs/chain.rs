@@ -13,7 +13,8 @@
 //!   nested indirect table all end the walk on a descriptor that still has one);
 //! - readable descriptors come before writable ones (virtio 1.2, 2.7.4.2);
 //! - the readable and writable totals each fit in a `u32` (checked additions);
-//! - every descriptor lies inside guest memory, with the access its direction needs;
+//! - every descriptor lies inside guest memory (vm-memory 0.17 has no per-range access
+//!   permissions: every region of a `GuestMemory` is readable and writable);
 //! - no writable descriptor overlaps another descriptor, so the reply cannot land in the
 //!   request while it is being read, nor two parts of the reply in the same bytes.
 //!   Readable descriptors may overlap each other: reading the same bytes twice is harmless
@@ -25,7 +26,7 @@ use smallvec::SmallVec;
 use virtio_queue::desc::split::Descriptor;
 use virtio_queue::DescriptorChain;
 use vm_memory::bitmap::{BitmapSlice, WithBitmapSlice};
-use vm_memory::{Address, GuestAddress, GuestMemory, Permissions};
+use vm_memory::{Address, GuestAddress, GuestMemory, GuestMemoryRegion};
 
 use crate::transport::{Error, Result, SliceList};
 
@@ -56,16 +57,21 @@ impl Want {
 pub(super) struct ChainSlices<'a, S> {
     pub readable: SliceList<'a, S>,
     pub writable: SliceList<'a, S>,
+    /// Every non-empty descriptor's guest range, both halves, sorted by start.
+    pub ranges: Ranges,
 }
 
 /// One descriptor's guest-physical range, for the overlap check.
 #[derive(Clone, Copy, Debug)]
-struct Range {
-    start: u64,
+pub(super) struct Range {
+    pub start: u64,
     /// Exclusive; `start < end` (empty descriptors are not recorded).
-    end: u64,
-    writable: bool,
+    pub end: u64,
+    pub writable: bool,
 }
+
+/// The ranges of one chain.
+pub(super) type Ranges = SmallVec<[Range; INLINE_RANGES]>;
 
 /// Checks the whole of `chain` and maps the parts named by `want` into `mem`.
 ///
@@ -79,7 +85,7 @@ pub(super) fn walk<'a, M, D, S>(
 ) -> Result<ChainSlices<'a, S>>
 where
     M: GuestMemory + ?Sized,
-    M::Bitmap: WithBitmapSlice<'a, S = S>,
+    <M::R as GuestMemoryRegion>::B: WithBitmapSlice<'a, S = S>,
     S: BitmapSlice,
     D: Deref,
     D::Target: GuestMemory,
@@ -95,26 +101,24 @@ where
             seen_writable = true;
             writable_total = writable_total
                 .checked_add(len)
-                .ok_or(Error::InvalidChain("writable descriptor lengths overflow"))?;
+                .ok_or_else(|| invalid_chain("writable descriptor lengths overflow"))?;
         } else {
             if seen_writable {
-                return Err(Error::InvalidChain(
-                    "readable descriptor after a writable one",
-                ));
+                return Err(invalid_chain("readable descriptor after a writable one"));
             }
             readable_total = readable_total
                 .checked_add(len)
-                .ok_or(Error::InvalidChain("readable descriptor lengths overflow"))?;
+                .ok_or_else(|| invalid_chain("readable descriptor lengths overflow"))?;
         }
         descs.push(desc);
     }
     match descs.last() {
-        None => return Err(Error::InvalidChain("empty descriptor chain")),
+        None => return Err(invalid_chain("empty descriptor chain")),
         // The iterator stopped on a descriptor that still points further: the chain is
         // longer than the queue (or loops), `next` is out of the table, a descriptor could
         // not be read, an indirect table is nested, or the total passed 2^32.
         Some(d) if d.has_next() => {
-            return Err(Error::InvalidChain(
+            return Err(invalid_chain(
                 "descriptor chain truncated: too long, looping or out of the table",
             ))
         }
@@ -122,42 +126,40 @@ where
     }
 
     // Pass 2: where the descriptors point, relative to each other.
-    let mut ranges: SmallVec<[Range; INLINE_RANGES]> = SmallVec::new();
+    let mut ranges = Ranges::new();
     for d in descs.iter().filter(|d| d.len() > 0) {
         let start = d.addr().raw_value();
         let end = start
             .checked_add(u64::from(d.len()))
-            .ok_or(Error::InvalidChain(
-                "descriptor wraps around the address space",
-            ))?;
+            .ok_or_else(|| invalid_chain("descriptor wraps around the address space"))?;
         ranges.push(Range {
             start,
             end,
             writable: d.is_write_only(),
         });
     }
-    check_overlaps(&mut ranges)?;
+    if overlaps(&mut ranges) {
+        return Err(invalid_chain(
+            "writable descriptor overlaps another descriptor",
+        ));
+    }
 
     // Pass 3: map them. Even the half the caller does not want is checked: an address
     // outside guest memory is an error whichever half it is in.
     let mut out = ChainSlices {
         readable: SliceList::new(),
         writable: SliceList::new(),
+        ranges: Ranges::new(),
     };
     for d in descs.iter().filter(|d| d.len() > 0) {
-        let (list, access, keep) = if d.is_write_only() {
-            (&mut out.writable, Permissions::Write, want.writable())
+        let (list, keep) = if d.is_write_only() {
+            (&mut out.writable, want.writable())
         } else {
-            (&mut out.readable, Permissions::Read, want.readable())
+            (&mut out.readable, want.readable())
         };
-        map_range(
-            mem,
-            d.addr(),
-            d.len() as usize,
-            access,
-            keep.then_some(list),
-        )?;
+        map_range(mem, d.addr(), d.len() as usize, keep.then_some(list))?;
     }
+    out.ranges = ranges;
     Ok(out)
 }
 
@@ -167,23 +169,19 @@ fn map_range<'a, M, S>(
     mem: &'a M,
     addr: GuestAddress,
     len: usize,
-    access: Permissions,
     mut list: Option<&mut SliceList<'a, S>>,
 ) -> Result<()>
 where
     M: GuestMemory + ?Sized,
-    M::Bitmap: WithBitmapSlice<'a, S = S>,
+    <M::R as GuestMemoryRegion>::B: WithBitmapSlice<'a, S = S>,
     S: BitmapSlice,
 {
-    let slices = mem
-        .get_slices(addr, len, access)
-        .map_err(|e| Error::GuestMemory(e.to_string()))?;
     let mut mapped: usize = 0;
-    for slice in slices {
+    for slice in mem.get_slices(addr, len) {
         let slice = slice.map_err(|e| Error::GuestMemory(e.to_string()))?;
         mapped = mapped
             .checked_add(slice.len())
-            .ok_or(Error::InvalidChain("descriptor length overflows"))?;
+            .ok_or_else(|| invalid_chain("descriptor length overflows"))?;
         if let Some(list) = list.as_deref_mut() {
             list.push(slice);
         }
@@ -199,8 +197,15 @@ where
     Ok(())
 }
 
-/// Fails when a writable range overlaps any other range. Sorts `ranges` by start.
-fn check_overlaps(ranges: &mut [Range]) -> Result<()> {
+/// [`Error::InvalidChain`], with `reason` logged at debug level only: a guest can
+/// cause it as often as it likes.
+pub(super) fn invalid_chain(reason: &'static str) -> Error {
+    log::debug!("invalid descriptor chain: {reason}");
+    Error::InvalidChain
+}
+
+/// Whether a writable range overlaps any other range. Sorts `ranges` by start.
+pub(super) fn overlaps(ranges: &mut [Range]) -> bool {
     ranges.sort_unstable_by_key(|r| r.start);
     // Furthest end among the ranges seen so far, over all of them and over the writable
     // ones: a range overlaps an earlier one exactly when it starts before such an end.
@@ -213,16 +218,14 @@ fn check_overlaps(ranges: &mut [Range]) -> Result<()> {
             r.start < end_writable
         };
         if clash {
-            return Err(Error::InvalidChain(
-                "writable descriptor overlaps another descriptor",
-            ));
+            return true;
         }
         end_any = end_any.max(r.end);
         if r.writable {
             end_writable = end_writable.max(r.end);
         }
     }
-    Ok(())
+    false
 }
 
 #[cfg(test)]
@@ -240,23 +243,26 @@ mod tests {
     #[test]
     fn overlap_rules() {
         // Disjoint, in any order.
-        assert!(check_overlaps(&mut [r(100, 200, true), r(0, 100, false)]).is_ok());
+        assert!(!overlaps(&mut [r(100, 200, true), r(0, 100, false)]));
         // Readable ranges may overlap each other.
-        assert!(check_overlaps(&mut [r(0, 100, false), r(50, 150, false)]).is_ok());
+        assert!(!overlaps(&mut [r(0, 100, false), r(50, 150, false)]));
         // A writable range may not overlap a readable one, in either order.
-        assert!(check_overlaps(&mut [r(0, 100, false), r(99, 150, true)]).is_err());
-        assert!(check_overlaps(&mut [r(50, 60, false), r(0, 100, true)]).is_err());
+        assert!(overlaps(&mut [r(0, 100, false), r(99, 150, true)]));
+        assert!(overlaps(&mut [r(50, 60, false), r(0, 100, true)]));
         // Nor another writable one, even when equal.
-        assert!(check_overlaps(&mut [r(0, 10, true), r(0, 10, true)]).is_err());
+        assert!(overlaps(&mut [r(0, 10, true), r(0, 10, true)]));
         // A writable range inside a long readable one, after a short readable one that
         // ends early: the furthest end must be remembered, not the last.
-        assert!(
-            check_overlaps(&mut [r(0, 1000, false), r(10, 20, false), r(500, 510, true)]).is_err()
-        );
+        assert!(overlaps(&mut [
+            r(0, 1000, false),
+            r(10, 20, false),
+            r(500, 510, true)
+        ]));
         // Same with a long writable range and a later readable one.
-        assert!(
-            check_overlaps(&mut [r(0, 1000, true), r(2000, 2001, false), r(500, 510, false)])
-                .is_err()
-        );
+        assert!(overlaps(&mut [
+            r(0, 1000, true),
+            r(2000, 2001, false),
+            r(500, 510, false)
+        ]));
     }
 }

@@ -55,7 +55,7 @@ fn opendir_replies_handle() {
     let s = server();
     let arg = OpenIn {
         flags: libc::O_DIRECTORY as u32,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     let (res, reply) = run(&s, &req(Opcode::Opendir, 20).arg(arg).build());
     // FOPEN_CACHE_DIR is bit 3.

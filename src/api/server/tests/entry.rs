@@ -94,7 +94,7 @@ fn getattr_with_and_without_fh() {
     ]);
     let plain = req(Opcode::Getattr, 7)
         .arg(GetattrIn {
-            getattr_flags: 0,
+            flags: 0,
             dummy: 0,
             fh: 99,
         })
@@ -103,7 +103,7 @@ fn getattr_with_and_without_fh() {
     assert_ok(res, &reply, UNIQUE, &expected_body);
     let with_fh = req(Opcode::Getattr, 7)
         .arg(GetattrIn {
-            getattr_flags: GetattrFlags::FH.bits(),
+            flags: GetattrFlags::FH.bits(),
             dummy: 0,
             fh: 99,
         })
@@ -333,7 +333,7 @@ fn create_replies_entry_and_open() {
         flags: (libc::O_CREAT | libc::O_RDWR) as u32,
         mode: 0o644,
         umask: 0o022,
-        open_flags: 1,
+        fuse_flags: 1,
     };
     let (res, reply) = run(&s, &req(Opcode::Create, 1).arg(args).name("new").build());
     let open_out = cat(&[
@@ -364,7 +364,7 @@ fn tmpfile_replies_entry_and_open() {
         flags: (libc::O_TMPFILE | libc::O_RDWR) as u32,
         mode: 0o600,
         umask: 0,
-        open_flags: 0,
+        fuse_flags: 0,
     };
     let (res, reply) = run(&s, &req(Opcode::Tmpfile, 1).arg(args).name("/").build());
     let open_out = cat(&[&0x4444u64.to_le_bytes(), &[0; 8]]);

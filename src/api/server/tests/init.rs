@@ -1,7 +1,7 @@
 //! FUSE_INIT negotiation and request extensions.
 
 use super::*;
-use crate::abi::fuse_abi::{ExtHeader, InitIn, InitOut, SuppGroups, FUSE_EXT_GROUPS};
+use crate::abi::fuse_abi::{ExtHeader, InitIn, InitInExt, InitOut, SuppGroups, FUSE_EXT_GROUPS};
 use crate::Error;
 
 /// The bytes of a `fuse_init_out`, written out field by field.
@@ -31,7 +31,7 @@ fn init_out_bytes(
 }
 
 fn init_req(major: u32, minor: u32, flags: u64) -> Vec<u8> {
-    let arg = InitIn {
+    let arg = InitInExt {
         major,
         minor,
         max_readahead: 0x20000,
@@ -184,6 +184,42 @@ fn init_flags2_need_init_ext() {
         .negotiated_options()
         .1
         .contains(FsOptions::CREATE_SUPP_GROUP));
+}
+
+#[test]
+fn init_ext_with_a_short_tail() {
+    let wanted = FsOptions::ASYNC_READ | FsOptions::CREATE_SUPP_GROUP;
+    let flags = (FsOptions::INIT_EXT | FsOptions::ASYNC_READ).bits() as u32;
+    let head = InitIn {
+        major: 7,
+        minor: 45,
+        max_readahead: 0x20000,
+        flags,
+    };
+    // INIT_EXT but only the 16-byte InitIn: no flags2.
+    let s = Server::new(RecFs::new(wanted));
+    let (res, reply) = run(&s, &req(Opcode::Init, 0).arg(head).build());
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x20000, flags, 1 << 20, 256, 0),
+    );
+    let offered = FsOptions::INIT_EXT | FsOptions::ASYNC_READ;
+    assert_eq!(s.fs().calls(), [Call::Init(offered)]);
+
+    // InitIn2 cut after flags2: flags2 still counts, the missing rest reads as zero.
+    let flags2 = (FsOptions::CREATE_SUPP_GROUP.bits() >> 32) as u32;
+    let s = Server::new(RecFs::new(wanted));
+    let (res, reply) = run(&s, &req(Opcode::Init, 0).arg(head).arg(flags2).build());
+    assert_ok(
+        res,
+        &reply,
+        UNIQUE,
+        &init_out_bytes(45, 0x20000, flags, 1 << 20, 256, flags2),
+    );
+    let offered = offered | FsOptions::CREATE_SUPP_GROUP;
+    assert_eq!(s.fs().calls(), [Call::Init(offered)]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use super::recfs::{lock_fixture, MockDax};
 use super::*;
 use crate::abi::fuse_abi::{FsyncFlags, IoctlFlags, LkFlags, ReadFlags, ReleaseFlags, WriteFlags};
-use crate::api::filesystem::IoctlData;
+use crate::api::filesystem::IoctlReply;
 use crate::Error;
 
 #[test]
@@ -12,7 +12,7 @@ fn open_replies_handle_flags_and_backing_id() {
     let s = server();
     let arg = OpenIn {
         flags: libc::O_RDWR as u32,
-        open_flags: 1,
+        fuse_flags: 1,
     };
     let (res, reply) = run(&s, &req(Opcode::Open, 5).arg(arg).build());
     // fh 0x1111, FOPEN_KEEP_CACHE | FOPEN_PASSTHROUGH, backing id 9.
@@ -123,7 +123,7 @@ fn write_passes_data_and_replies_size() {
         fh: 0x20,
         offset: 4096,
         size: 100,
-        write_flags: (WriteFlags::LOCKOWNER | WriteFlags::CACHE).bits(),
+        fuse_flags: (WriteFlags::LOCKOWNER | WriteFlags::CACHE).bits(),
         lock_owner: 0xdef,
         flags: libc::O_WRONLY as u32,
         padding: 0,
@@ -307,7 +307,7 @@ fn getlk_replies_lock() {
             ino: 10,
             fh: a.fh,
             owner: a.owner,
-            lock: a.lk,
+            lock: a.lk.into(),
             flags: a.lk_flags
         }]
     );
@@ -328,7 +328,7 @@ fn setlk_and_setlkw() {
         ino: 10,
         fh: a.fh,
         owner: a.owner,
-        lock: a.lk,
+        lock: a.lk.into(),
         flags: a.lk_flags,
         wait,
     };
@@ -384,10 +384,10 @@ fn lseek_replies_offset() {
 fn cfr_in(len: u64) -> CopyFileRangeIn {
     CopyFileRangeIn {
         fh_in: 1,
-        off_in: 2,
+        offset_in: 2,
         nodeid_out: 3,
         fh_out: 4,
-        off_out: 5,
+        offset_out: 5,
         len,
         flags: 6,
     }
@@ -442,7 +442,7 @@ fn copy_file_range_64_replies_64_bit_size() {
 fn ioctl_passes_input_and_replies_output() {
     let s = server();
     s.fs().set(|c| {
-        c.ioctl_out = IoctlData {
+        c.ioctl_out = IoctlReply {
             result: 17,
             data: b"out!".to_vec(),
         }
@@ -476,7 +476,7 @@ fn ioctl_passes_input_and_replies_output() {
 fn ioctl_output_larger_than_out_size_is_eoverflow() {
     let s = server();
     s.fs().set(|c| {
-        c.ioctl_out = IoctlData {
+        c.ioctl_out = IoctlReply {
             result: 0,
             data: vec![1; 9],
         }

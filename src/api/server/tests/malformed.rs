@@ -4,7 +4,7 @@
 use super::*;
 use crate::abi::fuse_abi::{ExtHeader, IoctlFlags};
 use crate::api::server::testing::serve;
-use crate::Error;
+use crate::{Error, InvalidRequest};
 
 fn lookup_body() -> RequestBuilder {
     req(Opcode::Lookup, 1).name("abc")
@@ -22,7 +22,7 @@ fn shorter_than_a_header_gets_no_reply() {
         let bytes = &lookup_body().build()[..n];
         let (res, reply) = run(&s, bytes);
         assert!(reply.is_empty());
-        assert!(matches!(res, Err(Error::InvalidHeaderLength(x)) if x as usize == n));
+        assert!(matches!(res, Err(Error::InvalidHeaderLength)));
         // The public harness agrees.
         let (res, reply) = serve(&s, bytes);
         assert!(res.is_err() && reply.is_empty());
@@ -36,10 +36,7 @@ fn header_len_below_header_size() {
     for len in [0, 39] {
         let (res, reply) = run(&s, &lookup_body().len(len).build());
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
-        assert!(
-            matches!(err, Error::InvalidHeaderLength(x) if x == len),
-            "{err:?}"
-        );
+        assert!(matches!(err, Error::InvalidHeaderLength), "{err:?}");
     }
     fs_untouched(&s);
 }
@@ -50,10 +47,7 @@ fn header_len_beyond_the_bytes_present() {
     for len in [45, 4096, u32::MAX] {
         let (res, reply) = run(&s, &lookup_body().len(len).build());
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
-        assert!(
-            matches!(err, Error::InvalidHeaderLength(x) if x == len),
-            "{err:?}"
-        );
+        assert!(matches!(err, Error::InvalidHeaderLength), "{err:?}");
     }
     fs_untouched(&s);
 }
@@ -186,7 +180,7 @@ fn setxattr_size_not_matching_value() {
         let (res, reply) = run(&s, &r);
         let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
         assert!(
-            matches!(err, Error::InvalidXattrSize(x, n) if x == size && n == value.len()),
+            matches!(err, Error::InvalidXattrSize((x, n)) if x == size && n == value.len()),
             "{err:?}"
         );
     }
@@ -212,7 +206,10 @@ fn setxattr_value_larger_than_64k() {
         .build();
     let (res, reply) = run(&s, &r);
     let err = assert_rejected(res, &reply, UNIQUE, libc::E2BIG);
-    assert!(matches!(err, Error::InvalidXattrSize(65537, _)), "{err:?}");
+    assert!(
+        matches!(err, Error::InvalidXattrSize((65537, _))),
+        "{err:?}"
+    );
     // A size field over the limit with a small body is refused just the same.
     let r = req(Opcode::Setxattr, 1)
         .arg([u32::MAX, 0])
@@ -242,7 +239,7 @@ fn unknown_opcode() {
         let (res, reply) = run(&s, &r);
         let err = assert_rejected(res, &reply, UNIQUE, libc::ENOSYS);
         assert!(
-            matches!(err, Error::UnknownOpcode(c) if c == code),
+            err.invalid_request() == Some(InvalidRequest::UnknownOpcode(code)),
             "{err:?}"
         );
     }
@@ -381,7 +378,7 @@ fn offsets_beyond_i64_max_elsewhere() {
             .build(),
         req(Opcode::CopyFileRange, 1)
             .arg(CopyFileRangeIn {
-                off_out: big,
+                offset_out: big,
                 ..Default::default()
             })
             .build(),
@@ -451,7 +448,7 @@ fn total_extlen_larger_than_message() {
     let r = req(Opcode::Lookup, 1).total_extlen(2).name("abc").build();
     let (res, reply) = run(&s, &r);
     let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
-    assert!(matches!(err, Error::InvalidHeaderLength(44)), "{err:?}");
+    assert!(matches!(err, Error::InvalidHeaderLength), "{err:?}");
     let r = req(Opcode::Lookup, 1)
         .total_extlen(u16::MAX)
         .name("abc")
@@ -499,10 +496,7 @@ fn malformed_no_reply_requests_stay_unanswered() {
         let r = req(op, 1).arg(ForgetIn { nlookup: 1 }).len(4096).build();
         let (res, reply) = run(&s, &r);
         assert!(reply.is_empty(), "{op:?}");
-        assert!(
-            matches!(res, Err(Error::InvalidHeaderLength(4096))),
-            "{op:?}"
-        );
+        assert!(matches!(res, Err(Error::InvalidHeaderLength)), "{op:?}");
     }
     fs_untouched(&s);
 }

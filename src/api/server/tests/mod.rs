@@ -9,6 +9,7 @@
 //! - `entry.rs`, `io.rs`, `dir.rs`, `xattr.rs`, `misc.rs`: one test per opcode.
 //! - `init.rs`: INIT negotiation and request extensions.
 //! - `notify.rs`: notifications.
+//! - `lock_wait.rs`: SETLKW answered late, and FUSE_INTERRUPT of it.
 //! - `defaults.rs`: the default `FileSystem` answers ENOSYS; requests before INIT.
 //! - `malformed.rs`: malformed requests.
 
@@ -21,7 +22,7 @@ use crate::abi::fuse_abi::{
     AccessIn, BatchForgetIn, BmapIn, CopyFileRangeIn, CreateIn, FallocateIn, FileLock, FlushIn,
     ForgetIn, ForgetOne, FsOptions, FsyncIn, GetattrIn, GetxattrIn, InHeader, InterruptIn, IoctlIn,
     LinkIn, LkIn, LseekIn, MkdirIn, MknodIn, Opcode, OpenIn, OutHeader, PollIn, ReadIn, ReleaseIn,
-    Rename2In, RenameIn, SetattrIn, SetxattrIn, StatxIn, SyncfsIn, WriteIn,
+    Rename2In, RenameIn, SetattrIn, SetxattrIn, SetxattrInExt, StatxIn, SyncfsIn, WriteIn,
 };
 use crate::abi::virtio_fs::{RemovemappingIn, RemovemappingOne, SetupmappingIn};
 use crate::api::filesystem::FileSystem;
@@ -33,6 +34,7 @@ mod dir;
 mod entry;
 mod init;
 mod io;
+mod lock_wait;
 mod malformed;
 mod misc;
 mod notify;
@@ -259,7 +261,10 @@ pub(super) fn sample_request(op: Opcode) -> Vec<u8> {
             .bytes(b"abc"),
         Opcode::Release | Opcode::Releasedir => b.arg(ReleaseIn::default()),
         Opcode::Fsync | Opcode::Fsyncdir => b.arg(FsyncIn::default()),
-        Opcode::Setxattr => b.arg([1u32, 0u32]).name("user.a").bytes(b"v"),
+        Opcode::Setxattr => b
+            .arg(SetxattrIn { size: 1, flags: 0 })
+            .name("user.a")
+            .bytes(b"v"),
         Opcode::Getxattr => b.arg(GetxattrIn::default()).name("user.a"),
         Opcode::Listxattr => b.arg(GetxattrIn::default()),
         Opcode::Flush => b.arg(FlushIn::default()),
@@ -280,6 +285,8 @@ pub(super) fn sample_request(op: Opcode) -> Vec<u8> {
         Opcode::Syncfs => b.arg(SyncfsIn::default()),
         Opcode::Statx => b.arg(StatxIn::default()),
         Opcode::CuseInit => b.arg([7u32, 45, 0, 0]),
+        // Names of reserved or unknown values, not operations: a bare header.
+        Opcode::CuseInitBswapReserved | Opcode::InitBswapReserved | Opcode::MaxOpcode => b,
     };
     b.build()
 }

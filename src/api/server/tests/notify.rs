@@ -27,7 +27,7 @@ fn notify_bytes(code: NotifyOpcode, body: &[u8]) -> Vec<u8> {
 #[test]
 fn inval_inode() {
     let s = server();
-    let got = capture(|w| s.notify_inval_inode(w, 42, -1, 0));
+    let got = capture(|w| s.notify_inval_inode_range(w, 42, -1, 0));
     let body = cat(&[
         &42u64.to_le_bytes(),
         &(-1i64).to_le_bytes(),
@@ -35,6 +35,18 @@ fn inval_inode() {
     ]);
     assert_eq!(got, notify_bytes(NotifyOpcode::InvalInode, &body));
     assert_eq!(&got[4..8], &2i32.to_le_bytes());
+}
+
+#[test]
+fn inval_inode_upstream_form_takes_u64_range() {
+    let s = server();
+    let got = capture(|w| s.notify_inval_inode(w, 42, 4096, 8192));
+    let body = cat(&[
+        &42u64.to_le_bytes(),
+        &4096i64.to_le_bytes(),
+        &8192i64.to_le_bytes(),
+    ]);
+    assert_eq!(got, notify_bytes(NotifyOpcode::InvalInode, &body));
 }
 
 #[test]
@@ -96,7 +108,7 @@ fn retrieve() {
 #[test]
 fn resend() {
     let s = server();
-    let got = capture(|w| s.notify_resend(w));
+    let got = capture(|w| s.notify_resend_len(w));
     assert_eq!(got, notify_bytes(NotifyOpcode::Resend, &[]));
     assert_eq!(got, [16, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 }
@@ -124,6 +136,6 @@ fn notification_too_big_for_the_buffer_fails() {
 fn notifications_work_before_init() {
     // Notifications do not depend on the session state.
     let s = Server::new(RecFs::new(FsOptions::empty()));
-    let got = capture(|w| s.notify_resend(w));
+    let got = capture(|w| s.notify_resend(w).map(|()| 16));
     assert_eq!(got.len(), 16);
 }

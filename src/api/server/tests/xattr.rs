@@ -31,7 +31,7 @@ fn setxattr_ext_struct() {
     let opts = FsOptions::SETXATTR_EXT;
     let s = server_with(opts, opts);
     assert!(s.negotiated_options().1.contains(FsOptions::SETXATTR_EXT));
-    let arg = SetxattrIn {
+    let arg = SetxattrInExt {
         size: 3,
         flags: libc::XATTR_REPLACE as u32,
         setxattr_flags: 1,
@@ -60,7 +60,7 @@ fn setxattr_ext_struct_misread_as_compat_is_rejected() {
     // A 16-byte struct sent to a server that did not negotiate SETXATTR_EXT: the extra 8
     // bytes are taken as the start of the name, whose value then has the wrong size.
     let s = server();
-    let arg = SetxattrIn {
+    let arg = SetxattrInExt {
         size: 3,
         ..Default::default()
     };
@@ -71,7 +71,7 @@ fn setxattr_ext_struct_misread_as_compat_is_rejected() {
         .build();
     let (res, reply) = run(&s, &r);
     let err = assert_rejected(res, &reply, UNIQUE, libc::EINVAL);
-    assert!(matches!(err, Error::InvalidXattrSize(3, _)), "{err:?}");
+    assert!(matches!(err, Error::InvalidXattrSize((3, _))), "{err:?}");
     assert!(s.fs().calls().is_empty());
 }
 
@@ -224,5 +224,82 @@ fn removexattr() {
                 name: b"user.gone".to_vec()
             }
         ]
+    );
+}
+
+/// Records the `setxattr_flags` that reach [`FileSystem::setxattr_ext`].
+#[derive(Default)]
+struct ExtFs {
+    seen: std::sync::Mutex<Vec<(u32, crate::api::filesystem::SetxattrFlags)>>,
+}
+
+impl FileSystem for ExtFs {
+    type Inode = u64;
+    type Handle = u64;
+
+    fn init(&self, capable: FsOptions) -> std::io::Result<FsOptions> {
+        Ok(capable & FsOptions::SETXATTR_EXT)
+    }
+
+    fn setxattr_ext(
+        &self,
+        _ctx: &crate::api::filesystem::Context,
+        _inode: u64,
+        _name: &std::ffi::CStr,
+        _value: &[u8],
+        flags: u32,
+        setxattr_flags: crate::api::filesystem::SetxattrFlags,
+    ) -> std::io::Result<()> {
+        self.seen.lock().unwrap().push((flags, setxattr_flags));
+        Ok(())
+    }
+}
+
+fn ext_server(offered: FsOptions) -> Server<ExtFs> {
+    let s = Server::new(ExtFs::default());
+    let (res, reply) = run(&s, &init_request(45, offered.bits()));
+    res.unwrap();
+    assert_eq!(reply.error(), 0);
+    s
+}
+
+#[test]
+fn setxattr_ext_flags_reach_the_filesystem() {
+    use crate::api::filesystem::SetxattrFlags;
+    let s = ext_server(FsOptions::SETXATTR_EXT | FsOptions::INIT_EXT);
+    assert!(s.negotiated_options().1.contains(FsOptions::SETXATTR_EXT));
+    let arg = SetxattrInExt {
+        size: 3,
+        flags: libc::XATTR_CREATE as u32,
+        // ACL_KILL_SGID and a bit no minor defines yet (dropped).
+        setxattr_flags: 1 | 1 << 7,
+        padding: 0,
+    };
+    let r = req(Opcode::Setxattr, 30)
+        .arg(arg)
+        .name("system.posix_acl_access")
+        .bytes(b"abc")
+        .build();
+    let (res, reply) = run(&s, &r);
+    assert_ok(res, &reply, UNIQUE, &[]);
+    assert_eq!(
+        *s.fs().seen.lock().unwrap(),
+        [(libc::XATTR_CREATE as u32, SetxattrFlags::ACL_KILL_SGID)]
+    );
+}
+
+#[test]
+fn setxattr_without_ext_passes_no_flags() {
+    let s = ext_server(FsOptions::ASYNC_READ);
+    let r = req(Opcode::Setxattr, 30)
+        .arg([3u32, 0])
+        .name("system.posix_acl_access")
+        .bytes(b"abc")
+        .build();
+    let (res, reply) = run(&s, &r);
+    assert_ok(res, &reply, UNIQUE, &[]);
+    assert_eq!(
+        *s.fs().seen.lock().unwrap(),
+        [(0, crate::api::filesystem::SetxattrFlags::empty())]
     );
 }

@@ -244,15 +244,16 @@ fn umount_of_nothing_is_not_found() {
 #[test]
 fn get_rootfs_finds_the_backend_at_a_path() {
     let vfs = vfs();
-    mount(&vfs, FakeFs::new().root(7), "/a/b");
-    let fs = vfs.get_rootfs("/a/b").unwrap().expect("mounted");
+    let (idx, _) = mount(&vfs, FakeFs::new().root(7), "/a/b");
+    let (fs, got_idx) = vfs.get_rootfs("/a/b").unwrap().expect("mounted");
+    assert_eq!(got_idx, idx);
     let fake = fs.as_any().downcast_ref::<FakeFs>().expect("a FakeFs");
     assert_eq!(fake.root, 7);
     assert!(vfs.get_rootfs("/a").unwrap().is_none());
     assert!(vfs.get_rootfs("/zzz").unwrap().is_none());
     assert!(vfs.get_rootfs("/").unwrap().is_none());
     mount(&vfs, FakeFs::new().root(9), "/");
-    let root = vfs.get_rootfs("/").unwrap().unwrap();
+    let (root, _) = vfs.get_rootfs("/").unwrap().unwrap();
     assert_eq!(root.as_any().downcast_ref::<FakeFs>().unwrap().root, 9);
 }
 

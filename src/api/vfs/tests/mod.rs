@@ -11,16 +11,18 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use super::{kernel_ino, BackendFileSystem, Vfs, VfsIndex, VfsOptions};
-use crate::abi::fuse_abi::{CreateIn, FileLock, FsOptions, OpenOptions, SetattrValid};
+use crate::abi::fuse_abi::{CreateIn, FsOptions, OpenOptions, SetattrValid};
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::api::filesystem::{
-    Context, DirEntry, Entry, FileSystem, GetxattrReply, IoctlData, ListxattrReply, ZeroCopyReader,
-    ZeroCopyWriter,
+    Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
+    ZeroCopyReader, ZeroCopyWriter,
 };
 use crate::transport::FsCacheReqHandler;
 
 mod dummies;
 mod mapping;
+#[cfg(feature = "persist")]
+mod persist;
 mod pseudo;
 mod routing;
 
@@ -580,7 +582,7 @@ impl FileSystem for FakeFs {
         Ok(block + 1)
     }
 
-    fn ioctl(
+    fn ioctl_with_arg(
         &self,
         _ctx: &Context,
         inode: u64,
@@ -588,11 +590,14 @@ impl FileSystem for FakeFs {
         _flags: u32,
         _cmd: u32,
         _arg: u64,
-        data: IoctlData,
+        data: &[u8],
         _out_size: u32,
-    ) -> io::Result<IoctlData> {
+    ) -> io::Result<IoctlReply> {
         self.rec(call_fh("ioctl", inode, handle));
-        Ok(data)
+        Ok(IoctlReply {
+            result: 0,
+            data: data.to_vec(),
+        })
     }
 
     fn poll(

@@ -49,7 +49,7 @@ fn lock() -> FileLock {
     FileLock {
         start: 0,
         end: 10,
-        type_: libc::F_RDLCK as u32,
+        lock_type: libc::F_RDLCK as u32,
         pid: 1,
     }
 }
@@ -135,7 +135,7 @@ fn single_inode_ops() -> Vec<(&'static str, bool, Op)> {
         }),
         op("bmap", false, |v, i, _| v.bmap(&ctx(), i, 5, 512).map(drop)),
         op("ioctl", true, |v, i, h| {
-            v.ioctl(&ctx(), i, h, 0, 0x1234, 0, IoctlData::default(), 0)
+            v.ioctl_with_arg(&ctx(), i, h, 0, 0x1234, 0, &[], 0)
                 .map(drop)
         }),
         op("poll", true, |v, i, h| {

@@ -13,6 +13,23 @@ use crate::common::{FileReadWriteVolatile, FileVolatileSlice};
 pub(crate) struct MemFile<'a>(pub &'a mut Vec<u8>);
 
 impl FileReadWriteVolatile for MemFile<'_> {
+    // No file position: only positioned I/O, which is all the server does.
+    fn read_volatile(&mut self, _slice: FileVolatileSlice) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::ESPIPE))
+    }
+
+    fn write_volatile(&mut self, _slice: FileVolatileSlice) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::ESPIPE))
+    }
+
+    fn read_at_volatile(&mut self, slice: FileVolatileSlice, offset: u64) -> io::Result<usize> {
+        self.read_vectored_at_volatile(&[slice], offset)
+    }
+
+    fn write_at_volatile(&mut self, slice: FileVolatileSlice, offset: u64) -> io::Result<usize> {
+        self.write_vectored_at_volatile(&[slice], offset)
+    }
+
     fn read_vectored_at_volatile(
         &mut self,
         bufs: &[FileVolatileSlice],

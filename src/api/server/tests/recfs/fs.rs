@@ -10,11 +10,11 @@ use super::fixtures::{
     ATTR_TIMEOUT,
 };
 use super::{Call, RecFs};
-use crate::abi::fuse_abi::{CreateIn, FileLock, FsOptions, OpenOptions, SetattrValid};
+use crate::abi::fuse_abi::{CreateIn, FsOptions, OpenOptions, SetattrValid};
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::api::filesystem::{
-    Context, DirEntry, Entry, FileSystem, GetxattrReply, IoctlData, ListxattrReply, ZeroCopyReader,
-    ZeroCopyWriter,
+    Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
+    ZeroCopyReader, ZeroCopyWriter,
 };
 use crate::transport::FsCacheReqHandler;
 
@@ -247,7 +247,7 @@ impl FileSystem for RecFs {
             let cfg = self.cfg.lock().unwrap();
             (cfg.data.clone(), cfg.read_overrun)
         };
-        w.write_all_from(&mut MemFile(&mut data), size as usize + extra, offset)
+        w.write_up_to_from(&mut MemFile(&mut data), size as usize + extra, offset)
     }
 
     fn write(
@@ -438,7 +438,7 @@ impl FileSystem for RecFs {
                 flags,
             },
         )?;
-        Ok(lock_fixture())
+        Ok(lock_fixture().into())
     }
 
     fn setlk(
@@ -505,7 +505,7 @@ impl FileSystem for RecFs {
         Ok(block * 2 + 1)
     }
 
-    fn ioctl(
+    fn ioctl_with_arg(
         &self,
         ctx: &Context,
         ino: u64,
@@ -513,16 +513,16 @@ impl FileSystem for RecFs {
         flags: u32,
         cmd: u32,
         arg: u64,
-        data: IoctlData,
+        data: &[u8],
         out_size: u32,
-    ) -> io::Result<IoctlData> {
+    ) -> io::Result<IoctlReply> {
         let call = Call::Ioctl {
             ino,
             fh,
             flags,
             cmd,
             arg,
-            input: data.data,
+            input: data.to_vec(),
             out_size,
         };
         self.rec(ctx, call)?;

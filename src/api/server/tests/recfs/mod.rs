@@ -7,9 +7,9 @@
 use std::io;
 use std::sync::Mutex;
 
-use crate::abi::fuse_abi::{CreateIn, FileLock, FsOptions};
+use crate::abi::fuse_abi::{CreateIn, FsOptions};
 use crate::abi::virtio_fs::RemovemappingOne;
-use crate::api::filesystem::{Context, DirEntry, Entry, IoctlData};
+use crate::api::filesystem::{Context, DirEntry, Entry, FileLock, IoctlReply};
 use crate::transport::FsCacheReqHandler;
 
 mod fixtures;
@@ -284,7 +284,7 @@ pub(crate) struct Config {
     /// What `copy_file_range` reports.
     pub copied: usize,
     /// What `ioctl` returns.
-    pub ioctl_out: IoctlData,
+    pub ioctl_out: IoctlReply,
     /// What `interrupt` returns (`None` = Ok).
     pub interrupt_errno: Option<i32>,
     /// Returns `GetxattrReply::Value` even for size 0 (a sloppy driver).
@@ -313,7 +313,7 @@ impl RecFs {
                 dir_errno_after: None,
                 write_result: None,
                 copied: 0,
-                ioctl_out: IoctlData::default(),
+                ioctl_out: IoctlReply::default(),
                 interrupt_errno: None,
                 xattr_value_for_size0: false,
                 read_overrun: 0,

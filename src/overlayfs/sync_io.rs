@@ -9,12 +9,12 @@ use std::time::Duration;
 use log::info;
 
 use super::entry::NewKind;
-use super::layer_ops::errno;
 use super::{ctx, CachePolicy, OverlayFs};
 use crate::api::filesystem::{
     Context, CreateIn, DirEntry, Entry, FileLock, FileSystem, FsOptions, GetxattrReply,
-    ListxattrReply, OpenOptions, SetattrValid, ZeroCopyReader, ZeroCopyWriter,
+    ListxattrReply, LockWaiter, OpenOptions, SetattrValid, ZeroCopyReader, ZeroCopyWriter,
 };
+use crate::errno::err;
 
 impl OverlayFs {
     fn wanted_options(&self) -> FsOptions {
@@ -65,11 +65,11 @@ impl FileSystem for OverlayFs {
     fn lookup(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<Entry> {
         let p = self.inodes.get(parent)?;
         if !p.is_dir() {
-            return Err(errno(libc::ENOTDIR));
+            return Err(err(libc::ENOTDIR));
         }
         let node = self
             .lookup_child(&p, name)?
-            .ok_or_else(|| errno(libc::ENOENT))?;
+            .ok_or_else(|| err(libc::ENOENT))?;
         let st = self.node_stat(&node)?;
         let e = self.entry_for(&node, st);
         node.into_kernel();
@@ -378,6 +378,27 @@ impl FileSystem for OverlayFs {
                 .layer
                 .setlkw(&ctx(), r.real.ino, r.fh, owner, lock, flags)
         })
+    }
+
+    fn setlkw_deferred(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        owner: u64,
+        lock: FileLock,
+        flags: u32,
+        waiter: LockWaiter,
+    ) {
+        // The layer that holds the file waits, so no overlay thread is kept either.
+        match self.io_handle(inode, handle) {
+            Ok(r) => {
+                r.real
+                    .layer
+                    .setlkw_deferred(&ctx(), r.real.ino, r.fh, owner, lock, flags, waiter)
+            }
+            Err(e) => waiter.complete(Err(e)),
+        }
     }
 
     fn fallocate(
