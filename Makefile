@@ -1,7 +1,8 @@
 # Build, check and test fuse-backend-rs over its feature combinations.
 #
 #   make test     - unit, protocol and real-mount tests (needs root and /dev/fuse)
-#   make check    - fmt, clippy -D warnings for every feature combination, cargo-deny
+#   make check    - layers, fmt, clippy -D warnings for every feature combination, cargo-deny
+#   make layers   - module dependencies point one way (scripts/check-layers.sh)
 #   make demo     - mount a temporary directory through the passthrough example
 #   make bench    - criterion benchmarks of the request server
 #   make fuzz     - run each fuzz target (FUZZ_TARGETS) for FUZZ_SECONDS (default 600)
@@ -10,7 +11,7 @@ CARGO ?= cargo
 FEATURE_SETS := fusedev virtiofs vhost-user-fs fusedev,virtiofs fusedev,async-io fusedev,persist
 CLIPPY_FLAGS := -D warnings
 
-.PHONY: all build check fmt clippy deny deny-advisories test test-unit test-integration \
+.PHONY: all build check layers fmt clippy deny deny-advisories test test-unit test-integration \
 	doc demo bench fuzz deps virtiofs-e2e compat api-diff
 
 all: build
@@ -21,6 +22,10 @@ build:
 		echo "== build --features $$f"; \
 		$(CARGO) build --no-default-features --features "$$f" --lib || exit 1; \
 	done
+
+# abi <- common/errno/sys <- buffer <- api <- transport; drivers use api, never transport.
+layers:
+	./scripts/check-layers.sh src
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -43,7 +48,7 @@ deny-advisories:
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --all-features
 
-check: fmt clippy deny doc
+check: layers fmt clippy deny doc
 
 # Unit and protocol tests for every feature combination, then the real-mount tests once.
 test-unit:

@@ -59,6 +59,7 @@ use std::io;
 
 pub mod abi;
 pub mod api;
+mod buffer;
 pub mod common;
 pub(crate) mod errno;
 pub mod overlayfs;
@@ -109,7 +110,7 @@ pub enum Error {
     FailedToWrite(#[source] io::Error),
     /// Splitting the reply writer failed.
     #[error("failed to split writer")]
-    FailedToSplitWriter(#[source] transport::Error),
+    FailedToSplitWriter(#[source] buffer::Error),
     /// The caller's (uid, gid) could not be mapped to host ids.
     #[error("failed to remap the ids of uid {} gid {}", .0.0, .0.1)]
     FailedToRemapID((u32, u32)),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::abi::virtio_fs::RemovemappingOne;
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 macro_rules! forward_filesystem {
     ($ptr:ident) => {

@@ -17,8 +17,8 @@ pub use crate::abi::fuse_abi::{
     CreateIn, FsOptions, OpenOptions, SetattrValid, SetxattrFlags, ROOT_ID,
 };
 use crate::abi::virtio_fs::RemovemappingOne;
+use crate::buffer::FsCacheReqHandler;
 use crate::errno::err;
-use crate::transport::FsCacheReqHandler;
 
 pub mod layer;
 pub use layer::Layer;

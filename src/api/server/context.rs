@@ -12,8 +12,8 @@ use super::validate::{Limits, Validate};
 use super::{Negotiated, OUT_HEADER_LEN};
 use crate::abi::fuse_abi::{ExtHeader, InHeader, Opcode, OutHeader, SuppGroups, FUSE_EXT_GROUPS};
 use crate::api::filesystem::Context;
+use crate::buffer::{Reader, Writer};
 use crate::errno::err;
-use crate::transport::{Reader, Writer};
 use crate::{errno_of, Error, Result};
 
 /// Room for the names of one request: two NUL-terminated strings of up to PATH_MAX.

@@ -24,7 +24,7 @@ use vm_memory::{ByteValued, VolatileSlice};
 use super::{Server, MAX_BUFFER_SIZE};
 use crate::abi::fuse_abi::{InHeader, InitIn, InitIn2, Opcode, OutHeader, KERNEL_VERSION};
 use crate::api::filesystem::FileSystem;
-use crate::transport::{FuseBuf, Reader, Writer};
+use crate::buffer::{FuseBuf, Reader, Writer};
 
 /// Builds the bytes of one request.
 #[derive(Clone, Debug)]

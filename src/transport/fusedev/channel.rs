@@ -14,8 +14,8 @@ use nix::errno::Errno;
 
 use super::busy_poll::{Miss, PollWindow, SpinSlots};
 use super::{FuseDevWriter, IN_HEADER_SIZE};
+use crate::buffer::{Error, FuseBuf, Reader, Result};
 use crate::sys;
-use crate::transport::{Error, FuseBuf, Reader, Result};
 
 const DEV_TOKEN: Token = Token(0);
 const WAKE_TOKEN: Token = Token(1);
@@ -318,7 +318,7 @@ mod tests {
         {
             let (mut r, w) = ch.get_request().unwrap().unwrap();
             // What the server does: a buffered writer, sent on commit.
-            let mut w: crate::transport::Writer = w.into();
+            let mut w: crate::buffer::Writer = w.into();
             assert_eq!(r.available_bytes(), 64);
             let mut got = Vec::new();
             r.read_to_end(&mut got).unwrap();

@@ -14,9 +14,9 @@ use super::channel::{FuseChannel, WakeSignal};
 use super::mntns::in_mount_ns;
 use super::mount::{self, MountMethod, MountOptions};
 use super::{FuseDevWriter, FuseSessionExt};
-use crate::api::server::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};
+use crate::buffer::{Error, Result};
+use crate::buffer::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};
 use crate::errno::err;
-use crate::transport::{Error, Result};
 
 /// The longest busy-poll window channels get unless [`FuseSession::set_busy_poll`] says
 /// otherwise: long enough to cover a client's turnaround between a reply and its next

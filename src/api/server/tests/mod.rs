@@ -27,7 +27,7 @@ use crate::abi::fuse_abi::{
 use crate::abi::virtio_fs::{RemovemappingIn, RemovemappingOne, SetupmappingIn};
 use crate::api::filesystem::FileSystem;
 use crate::api::server::testing::{init_request, Reply, RequestBuilder};
-use crate::transport::{FsCacheReqHandler, FuseBuf, Reader, Writer};
+use crate::buffer::{FsCacheReqHandler, FuseBuf, Reader, Writer};
 
 mod defaults;
 mod dir;

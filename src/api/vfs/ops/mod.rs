@@ -12,8 +12,8 @@ use crate::api::filesystem::{
     Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
     LockWaiter, SetxattrFlags, ZeroCopyReader, ZeroCopyWriter,
 };
+use crate::buffer::FsCacheReqHandler;
 use crate::errno::err;
-use crate::transport::FsCacheReqHandler;
 
 /// Routes `$ino` to its backend; `$pseudo` answers for pseudo directories.
 macro_rules! route {

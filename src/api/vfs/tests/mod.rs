@@ -17,7 +17,7 @@ use crate::api::filesystem::{
     Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
     ZeroCopyReader, ZeroCopyWriter,
 };
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 mod dummies;
 mod mapping;

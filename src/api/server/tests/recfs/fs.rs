@@ -16,7 +16,7 @@ use crate::api::filesystem::{
     Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
     ZeroCopyReader, ZeroCopyWriter,
 };
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 type AttrResult = io::Result<(libc::stat64, Duration)>;
 type OpenResult = io::Result<(Option<u64>, OpenOptions, Option<u32>)>;

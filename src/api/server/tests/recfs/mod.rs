@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use crate::abi::fuse_abi::{CreateIn, FsOptions};
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::api::filesystem::{Context, DirEntry, Entry, FileLock, IoctlReply};
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 mod fixtures;
 mod fs;
