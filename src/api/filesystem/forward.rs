@@ -393,6 +393,17 @@ macro_rules! forward_filesystem {
             fn notify_reply(&self) -> io::Result<()> {
                 (**self).notify_reply()
             }
+            fn notify_retrieve_reply(
+                &self,
+                ctx: &Context,
+                cookie: u64,
+                inode: Self::Inode,
+                offset: u64,
+                size: u32,
+                data: &mut dyn ZeroCopyReader,
+            ) -> io::Result<()> {
+                (**self).notify_retrieve_reply(ctx, cookie, inode, offset, size, data)
+            }
             fn fallocate(
                 &self,
                 ctx: &Context,

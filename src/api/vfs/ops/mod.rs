@@ -600,6 +600,27 @@ impl FileSystem for Vfs {
         )
     }
 
+    /// Routed by inode: the backend that owns `inode` asked for the data. A pseudo-fs
+    /// directory has no page cache to retrieve.
+    fn notify_retrieve_reply(
+        &self,
+        ctx: &Context,
+        cookie: u64,
+        inode: u64,
+        offset: u64,
+        size: u32,
+        data: &mut dyn ZeroCopyReader,
+    ) -> io::Result<()> {
+        route!(
+            self,
+            inode,
+            |m, i| m
+                .fs
+                .notify_retrieve_reply(ctx, cookie, i, offset, size, data),
+            Err(err(libc::ENOSYS))
+        )
+    }
+
     fn fallocate(
         &self,
         ctx: &Context,

@@ -600,6 +600,20 @@ impl FileSystem for FakeFs {
         })
     }
 
+    /// Records the cookie as the handle, so routing tests see that it comes through.
+    fn notify_retrieve_reply(
+        &self,
+        _ctx: &Context,
+        cookie: u64,
+        inode: u64,
+        _offset: u64,
+        _size: u32,
+        _data: &mut dyn ZeroCopyReader,
+    ) -> io::Result<()> {
+        self.rec(call_fh("notify_retrieve_reply", inode, cookie));
+        Ok(())
+    }
+
     fn poll(
         &self,
         _ctx: &Context,

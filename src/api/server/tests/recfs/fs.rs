@@ -555,6 +555,29 @@ impl FileSystem for RecFs {
         self.rec(&Context::default(), Call::NotifyReply)
     }
 
+    fn notify_retrieve_reply(
+        &self,
+        ctx: &Context,
+        cookie: u64,
+        ino: u64,
+        offset: u64,
+        size: u32,
+        r: &mut dyn ZeroCopyReader,
+    ) -> io::Result<()> {
+        // Half through the zero-copy path, the rest through `io::Read`, as WRITE does.
+        let mut data = Vec::new();
+        r.read_exact_to(&mut MemFile(&mut data), size as usize / 2, 0)?;
+        r.read_to_end(&mut data)?;
+        let call = Call::NotifyRetrieveReply {
+            cookie,
+            ino,
+            offset,
+            size,
+            data,
+        };
+        self.rec(ctx, call)
+    }
+
     fn fallocate(
         &self,
         ctx: &Context,

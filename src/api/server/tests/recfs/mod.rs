@@ -212,6 +212,13 @@ pub(crate) enum Call {
         events: u32,
     },
     NotifyReply,
+    NotifyRetrieveReply {
+        cookie: u64,
+        ino: u64,
+        offset: u64,
+        size: u32,
+        data: Vec<u8>,
+    },
     Fallocate {
         ino: u64,
         fh: u64,
