@@ -83,8 +83,9 @@ fuzz:
 	done
 
 # Checks beyond `.ci/run`'s: the docs build without warnings, and a short run of every
-# fuzz target (FUZZ_SMOKE_SECONDS each). From a fresh clone (cold fuzz build) this takes
-# about CI_EXTRA_MINUTES on the 2-core machine.
+# fuzz target (FUZZ_SMOKE_SECONDS each). From a fresh clone (cold builds, one cargo job)
+# it took 3.5 minutes on the 2-core machine, plus about a minute where cargo-fuzz has to
+# be installed first.
 FUZZ_SMOKE_SECONDS ?= 20
 ci-extra: doc
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
