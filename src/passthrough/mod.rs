@@ -59,6 +59,8 @@ mod inode_store;
 mod layer;
 mod lock_wait;
 mod mount_fd;
+#[cfg(feature = "persist")]
+mod persist;
 #[cfg(test)]
 mod tests;
 
@@ -322,14 +324,17 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 if let Some(fd) = data.pinned() {
                     return Ok(InodeFd::Borrowed(fd.as_fd()));
                 }
+                // Only a restored inode can lack its mount's descriptor (the mount was not
+                // found again): its file cannot be reached any more.
                 let mount_fd = self
                     .mount_fds
                     .get(h.mnt_id)
-                    .ok_or_else(|| err(libc::EBADF))?;
+                    .ok_or_else(|| err(libc::ESTALE))?;
                 let fd = Arc::new(h.open(mount_fd.as_fd(), libc::O_PATH)?);
                 self.fd_cache.insert(key, fd.clone());
                 Ok(InodeFd::Cached(fd))
             }
+            InodeHandle::Stale => Err(err(libc::ESTALE)),
         }
     }
 
