@@ -11,7 +11,7 @@ FEATURE_SETS := fusedev virtiofs vhost-user-fs fusedev,virtiofs fusedev,async-io
 CLIPPY_FLAGS := -D warnings
 
 .PHONY: all build check fmt clippy deny deny-advisories test test-unit test-integration \
-	doc demo bench fuzz deps virtiofs-e2e compat api-diff
+	doc demo bench fuzz deps virtiofs-e2e compat downstream api-diff
 
 all: build
 
@@ -68,7 +68,7 @@ bench:
 	$(CARGO) bench --bench server --features test-utils
 
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= server server_ext passthrough
+FUZZ_TARGETS ?= server server_ext passthrough persist
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$t"; ./fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; \
@@ -89,6 +89,9 @@ compat:
 	cd compat/nydus && $(CARGO) build
 	@cd compat/nydus && $(CARGO) tree -i fuse-backend-rs@0.14.1 -e normal >/dev/null \
 		|| { echo "compat: the patch to this crate was not used"; exit 1; }
+
+# The issue's name for the drop-in check.
+downstream: compat
 
 # Public API diff against upstream 0.14 from rustdoc JSON (nightly JSON output through
 # RUSTC_BOOTSTRAP, same toolchain for both). UPSTREAM is the unpacked upstream crate, e.g.
