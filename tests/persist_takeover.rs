@@ -61,11 +61,16 @@ fn service_loop(server: &Srv, mut ch: FuseChannel) {
     loop {
         let (reader, writer) = match ch.get_request() {
             Ok(Some(req)) => req,
-            Ok(None) | Err(_) => return,
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("service thread: {e}");
+                return;
+            }
         };
         #[allow(clippy::useless_conversion)]
         let res = server.handle_message(reader, writer.into(), None, None);
-        if let Err(fuse_backend_rs::Error::EncodeMessage(_)) = res {
+        if let Err(fuse_backend_rs::Error::EncodeMessage(e)) = res {
+            eprintln!("service thread: reply failed: {e}");
             return;
         }
     }
@@ -78,6 +83,8 @@ fn serve(session: &FuseSession, server: &Arc<Srv>, done: &mpsc::Sender<()>) -> u
         let (server, done) = (server.clone(), done.clone());
         thread::spawn(move || {
             service_loop(&server, ch);
+            // Let go of the server before saying so: the caller checks it is gone.
+            drop(server);
             let _ = done.send(());
         });
     }
@@ -105,6 +112,7 @@ fn ino(p: &Path) -> u64 {
 }
 
 fn takeover(handles: bool) {
+    let _ = env_logger::builder().is_test(true).try_init();
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new_with_prefix("/tmp/persist-takeover-it").unwrap();
     let base = dir.as_path().to_path_buf();
@@ -127,6 +135,9 @@ fn takeover(handles: bool) {
         );
     }
     let mut session = FuseSession::new(&mnt, "persist-test", "persisttest", false).unwrap();
+    // The successor's session, made now: `FuseSession::new` stats the mount point, which
+    // nobody would answer while the connection changes hands.
+    let successor = FuseSession::new(&mnt, "persist-test", "persisttest", false).unwrap();
     if let Err(e) = session.mount() {
         let msg = format!("cannot mount fuse on {}: {e:?}", mnt.display());
         assert!(!in_ci(), "{msg}");
@@ -183,7 +194,7 @@ fn takeover(handles: bool) {
     }
     let server = Arc::new(Server::new(vfs.clone()));
     server.restore_from_bytes(&server_bytes).unwrap();
-    let mut session = FuseSession::new(&mnt, "persist-test", "persisttest", false).unwrap();
+    let mut session = successor;
     session.set_fuse_file(fuse_file);
     let n = serve(&session, &server, &tx);
 
