@@ -350,10 +350,11 @@ impl InodeStore {
             if d.inode == ROOT_ID || by_inode.contains_key(&d.inode) {
                 return Err(err(libc::EINVAL));
             }
-            if r.indexed && !matches!(d.handle, InodeHandle::Stale) {
-                if maps.by_id.contains_key(&d.id) || by_id.insert(d.id, d.inode).is_some() {
-                    return Err(err(libc::EINVAL));
-                }
+            if r.indexed
+                && !matches!(d.handle, InodeHandle::Stale)
+                && (maps.by_id.contains_key(&d.id) || by_id.insert(d.id, d.inode).is_some())
+            {
+                return Err(err(libc::EINVAL));
             }
             d.refcount.store(r.refcount, Ordering::Release);
             by_inode.insert(d.inode, d);
