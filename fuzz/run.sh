@@ -1,7 +1,7 @@
 #!/bin/sh
 # Generates the seed corpora and fuzzes one target.
 #
-#   fuzz/run.sh [TARGET] [SECONDS]   TARGET: server (default), server_ext or passthrough
+#   fuzz/run.sh [TARGET] [SECONDS]   TARGET: server (default), server_ext, passthrough or persist
 #
 # Uses the nightly toolchain when rustup has one; otherwise stable with RUSTC_BOOTSTRAP=1
 # (cargo-fuzz needs -Z flags). One process, one job. The memory limits make a request

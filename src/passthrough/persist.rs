@@ -221,7 +221,7 @@ struct Found {
 }
 
 impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
-    /// Saves the inode and handle tables (see the [module documentation](self)) for
+    /// Saves the inode and handle tables (see [Live takeover](crate::passthrough#live-takeover)) for
     /// [`restore_from_bytes`](Self::restore_from_bytes) in a driver that takes the FUSE
     /// session over. Call it once the session's requests are no longer served.
     ///
@@ -297,7 +297,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
 
     /// Loads a state saved by [`save_to_bytes`](Self::save_to_bytes) into this driver,
     /// which must have imported its root (the same host directory as the saved one) and
-    /// must not have served anything yet. See the [module documentation](self) for how
+    /// must not have served anything yet. See [Live takeover](crate::passthrough#live-takeover) for how
     /// inodes and handles are found again, and which answer ESTALE.
     ///
     /// # Errors
