@@ -15,7 +15,7 @@ FEATURE_SETS := fusedev virtiofs vhost-user-fs fusedev,virtiofs fusedev,persist
 CLIPPY_FLAGS := -D warnings
 
 .PHONY: all build check layers fmt clippy deny deny-advisories test test-unit test-integration \
-	doc demo bench fuzz ci-extra deps virtiofs-e2e compat api-diff
+	doc demo bench fuzz ci-extra deps virtiofs-e2e compat downstream api-diff
 
 all: build
 
@@ -110,6 +110,9 @@ compat:
 	cd compat/nydus && $(CARGO) build
 	@cd compat/nydus && $(CARGO) tree -i fuse-backend-rs@0.14.1 -e normal >/dev/null \
 		|| { echo "compat: the patch to this crate was not used"; exit 1; }
+
+# The issue's name for the drop-in check.
+downstream: compat
 
 # Public API diff against upstream 0.14 from rustdoc JSON (nightly JSON output through
 # RUSTC_BOOTSTRAP, same toolchain for both). UPSTREAM is the unpacked upstream crate, e.g.

@@ -64,6 +64,8 @@ pub mod common;
 pub(crate) mod errno;
 pub mod overlayfs;
 pub mod passthrough;
+#[cfg(feature = "persist")]
+pub(crate) mod persist;
 pub(crate) mod sys;
 pub mod transport;
 

@@ -565,6 +565,13 @@ pub(crate) fn fcntl_ofd_lock(
     Ok(())
 }
 
+/// `fcntl(fd, F_GETFL)`: the access mode and status flags of the open file.
+#[cfg(feature = "persist")]
+pub(crate) fn fcntl_getfl(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    // SAFETY: F_GETFL takes no argument and writes no memory; `fd` is open for the borrow.
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })
+}
+
 /// `flock(2)`.
 pub(crate) fn flock(fd: BorrowedFd<'_>, operation: libc::c_int) -> io::Result<()> {
     // SAFETY: plain integer arguments.

@@ -55,6 +55,26 @@ impl FileHandle {
     }
 }
 
+#[cfg(feature = "persist")]
+impl FileHandle {
+    /// The handle's type and bytes, for saving it.
+    pub fn parts(&self) -> (libc::c_int, &[u8]) {
+        (self.handle_type, &self.bytes)
+    }
+
+    /// A saved handle; `None` when it is empty or longer than `MAX_HANDLE_SZ`.
+    pub fn from_parts(mnt_id: u64, handle_type: libc::c_int, bytes: &[u8]) -> Option<FileHandle> {
+        if bytes.is_empty() || bytes.len() > libc::MAX_HANDLE_SZ as usize {
+            return None;
+        }
+        Some(FileHandle {
+            mnt_id,
+            handle_type,
+            bytes: bytes.into(),
+        })
+    }
+}
+
 /// Key of a cached descriptor: (inode number, generation), so that an inode number reused
 /// for another file never finds the old file's descriptor.
 pub(crate) type FdKey = (u64, u64);

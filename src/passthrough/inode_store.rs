@@ -37,6 +37,11 @@ pub(crate) enum InodeHandle {
     Fd(OwnedFd),
     /// A file handle, opened on demand.
     Handle(FileHandle),
+    /// Restored from a saved state, but its file could not be found again (deleted,
+    /// replaced or moved out of the share meanwhile): every request on it fails with
+    /// ESTALE until the client forgets it.
+    #[cfg_attr(not(feature = "persist"), allow(dead_code))]
+    Stale,
 }
 
 /// One inode known to the client: its node ID, generation, host identity and the way
@@ -266,6 +271,100 @@ impl InodeStore {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.read().by_inode.len()
+    }
+}
+
+/// One inode of a saved table: what [`InodeStore::snapshot`] gives and
+/// [`InodeStore::restore`] takes.
+#[cfg(feature = "persist")]
+pub(crate) struct InodeRecord {
+    pub data: Arc<InodeData>,
+    pub refcount: u64,
+    /// Found by host identity (a node ID retired after its identity was reused is not).
+    pub indexed: bool,
+}
+
+#[cfg(feature = "persist")]
+impl InodeData {
+    /// An inode as it was saved, with its node ID, generation and lookup count.
+    pub(crate) fn restored(
+        inode: u64,
+        generation: u64,
+        id: InodeId,
+        file_type: u32,
+        handle: InodeHandle,
+    ) -> InodeData {
+        InodeData {
+            inode,
+            generation,
+            id,
+            file_type,
+            handle,
+            pinned: OnceLock::new(),
+            refcount: AtomicU64::new(0),
+        }
+    }
+}
+
+#[cfg(feature = "persist")]
+impl InodeStore {
+    /// Every inode but the root, with the counters that number new ones.
+    pub fn snapshot(&self) -> (Vec<InodeRecord>, u64, u64) {
+        let maps = self.read();
+        let mut out: Vec<InodeRecord> = maps
+            .by_inode
+            .values()
+            .filter(|d| d.inode != ROOT_ID)
+            .map(|d| InodeRecord {
+                data: d.clone(),
+                refcount: d.refcount.load(Ordering::Acquire),
+                indexed: maps.by_id.get(&d.id) == Some(&d.inode),
+            })
+            .collect();
+        out.sort_by_key(|r| r.data.inode);
+        (
+            out,
+            self.next_virtual.load(Ordering::Relaxed),
+            self.next_generation.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Adds saved inodes to a store that holds only its root, and raises the counters to
+    /// at least the saved ones. Fails with EBUSY (changing nothing) when the store holds
+    /// more than the root, or EINVAL when two inodes share a node ID or an indexed
+    /// identity, or one takes the root's.
+    pub fn restore(
+        &self,
+        records: Vec<InodeRecord>,
+        next_virtual: u64,
+        next_generation: u64,
+    ) -> io::Result<()> {
+        let mut maps = self.write();
+        if maps.by_inode.len() != 1 || !maps.by_inode.contains_key(&ROOT_ID) {
+            return Err(err(libc::EBUSY));
+        }
+        let mut by_inode = HashMap::with_capacity(records.len());
+        let mut by_id = HashMap::with_capacity(records.len());
+        for r in records {
+            let d = r.data;
+            if d.inode == ROOT_ID || by_inode.contains_key(&d.inode) {
+                return Err(err(libc::EINVAL));
+            }
+            if r.indexed
+                && !matches!(d.handle, InodeHandle::Stale)
+                && (maps.by_id.contains_key(&d.id) || by_id.insert(d.id, d.inode).is_some())
+            {
+                return Err(err(libc::EINVAL));
+            }
+            d.refcount.store(r.refcount, Ordering::Release);
+            by_inode.insert(d.inode, d);
+        }
+        maps.by_inode.extend(by_inode);
+        maps.by_id.extend(by_id);
+        self.next_virtual.fetch_max(next_virtual, Ordering::Relaxed);
+        self.next_generation
+            .fetch_max(next_generation, Ordering::Relaxed);
+        Ok(())
     }
 }
 

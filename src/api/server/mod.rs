@@ -31,6 +31,8 @@ mod ops_entry;
 mod ops_io;
 mod ops_misc;
 mod ops_xattr;
+#[cfg(feature = "persist")]
+mod persist;
 mod validate;
 pub use validate::{XATTR_LIST_MAX, XATTR_SIZE_MAX};
 

@@ -282,6 +282,19 @@ impl FuseSession {
         self.method.get_or_insert(MountMethod::Adopted);
     }
 
+    /// Gives up the session's `/dev/fuse` file without unmounting, for handing the live
+    /// connection to another session or process ([`set_fuse_file`](Self::set_fuse_file)
+    /// there). Afterwards the session is no longer connected: [`umount`](Self::umount)
+    /// and drop leave the mount alone. `None` when it was not connected.
+    ///
+    /// Stop the channels first ([`wake`](Self::wake)); their own descriptors keep
+    /// working until they are dropped. With `auto_unmount` the `fusermount3` helper still
+    /// unmounts once this session is dropped (it watches a socket the session keeps).
+    pub fn detach_fuse_file(&mut self) -> Option<File> {
+        self.method = None;
+        self.file.take()
+    }
+
     /// A new descriptor on the session's connection (FUSE_DEV_IOC_CLONE, or `dup` on
     /// kernels without it), non-blocking and close-on-exec.
     ///

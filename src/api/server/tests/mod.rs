@@ -38,6 +38,8 @@ mod lock_wait;
 mod malformed;
 mod misc;
 mod notify;
+#[cfg(feature = "persist")]
+mod persist;
 mod recfs;
 mod xattr;
 
