@@ -28,8 +28,9 @@
 //! # Descriptors
 //!
 //! With `O_PATH` inodes the daemon holds one descriptor per known inode, released on
-//! FORGET. With file handles it holds one descriptor per mount plus a bounded LRU cache
-//! ([`Config::inode_fd_cache_size`]), however many inodes the client knows.
+//! FORGET. With file handles it holds one descriptor per mount plus a bounded cache of
+//! recently used descriptors ([`Config::inode_fd_cache_size`], second-chance eviction),
+//! however many inodes the client knows.
 //!
 //! # Live takeover
 //!
@@ -106,9 +107,12 @@ const VIRTUAL_INO_BASE: u64 = 1 << 47;
 /// `S` is the dirty-bitmap type of the guest memory the transport hands out (`()` when
 /// there is none); it only matters for virtio-fs DAX.
 ///
-/// Locking: the inode store, the handle table shards, the descriptor cache shards and the
-/// mount table each have their own lock, held only for a map operation and never while
-/// taking another of them or across a system call. The one lock held across calls is a
+/// Locking: the inode store shards, the handle table shards, the descriptor cache shards
+/// and the mount table each have their own lock, held only for a map operation and never
+/// while taking another of them or across a system call (the inode store alone may hold
+/// two of its own shards, in the order its docs give). No lock is global: requests on
+/// different inodes take different shards, and the common case (a known inode, a cached
+/// descriptor) takes only read locks. The one lock held across calls is a
 /// directory handle's readdir buffer, taken first: a READDIRPLUS looks entries up (taking
 /// the others in turn) while holding it.
 pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
