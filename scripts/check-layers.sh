@@ -1,7 +1,7 @@
 #!/bin/sh
 # Keeps the crate's module dependencies pointing one way (docs/architecture.md):
 #
-#   abi  <-  common, errno, sys  <-  buffer  <-  crate root items  <-  api  <-  transport
+#   abi  <-  common, errno, sys, persist  <-  buffer  <-  crate root items  <-  api  <-  transport
 #                                                                         <-  passthrough, overlayfs
 #
 # Every `crate::` (or `$crate::`) path outside comments and test code is checked against
@@ -23,7 +23,7 @@ def layer_of(rel):
     if top.endswith(".rs"):
         top = top[:-3]
     return {
-        "abi": "abi", "common": "common", "errno": "common", "sys": "common",
+        "abi": "abi", "common": "common", "errno": "common", "sys": "common", "persist": "common",
         "buffer": "buffer", "lib": "root", "api": "api", "transport": "transport",
         "passthrough": "passthrough", "overlayfs": "overlayfs",
     }.get(top, "unknown:" + top)
@@ -32,7 +32,7 @@ def layer_of(rel):
 # (lib.rs: Error, Result, errno_of, ...).
 def target_of(first):
     return {
-        "abi": "abi", "common": "common", "errno": "common", "sys": "common",
+        "abi": "abi", "common": "common", "errno": "common", "sys": "common", "persist": "common",
         "buffer": "buffer", "api": "api", "transport": "transport",
         "passthrough": "passthrough", "overlayfs": "overlayfs",
     }.get(first, "root")
