@@ -5,13 +5,14 @@
 #   make demo     - mount a temporary directory through the passthrough example
 #   make bench    - criterion benchmarks of the request server
 #   make fuzz     - run each fuzz target (FUZZ_TARGETS) for FUZZ_SECONDS (default 600)
+#   make inode-memory - daemon RSS per million inodes held (INODES, default 1000000; root)
 
 CARGO ?= cargo
 FEATURE_SETS := fusedev virtiofs vhost-user-fs fusedev,virtiofs fusedev,async-io fusedev,persist
 CLIPPY_FLAGS := -D warnings
 
 .PHONY: all build check fmt clippy deny deny-advisories test test-unit test-integration \
-	doc demo bench fuzz deps virtiofs-e2e compat api-diff
+	doc demo bench fuzz deps virtiofs-e2e compat api-diff inode-memory
 
 all: build
 
@@ -66,6 +67,11 @@ demo:
 
 bench:
 	$(CARGO) bench --bench server --features test-utils
+
+# Daemon memory per inode: N files stat'ed through the release passthrough example.
+INODES ?= 1000000
+inode-memory:
+	./scripts/inode-memory.sh $(INODES)
 
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= server server_ext passthrough

@@ -10,25 +10,49 @@
 //! take the write lock, and removal re-checks that the count is still 0 under it, so a
 //! lookup that revives an inode at count 0 always wins against a concurrent FORGET.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::file_handle::FileHandle;
 use crate::abi::fuse_abi::ROOT_ID;
 use crate::errno::err;
 
 /// Host identity of an inode: inode number, device and (with `enable_mntid`) mount ID.
+///
+/// Kept in 16 bytes, a million of them sit in the inode table: Linux device numbers are
+/// 32 bits (12 major, 20 minor; `st_dev` never exceeds `u32`) and so are the mount IDs of
+/// `STATX_MNT_ID` and `name_to_handle_at` (an `int` in the kernel).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub(crate) struct InodeId {
     /// Host inode number.
     pub ino: u64,
     /// Host device.
-    pub dev: u64,
+    pub dev: u32,
     /// Host mount ID, or 0 when mount IDs are not compared.
-    pub mnt: u64,
+    pub mnt: u32,
+}
+
+impl InodeId {
+    /// The identity of host inode `ino` on device `dev` in mount `mnt` (see the type's
+    /// docs for why the narrowing keeps every value Linux reports).
+    pub fn new(ino: u64, dev: u64, mnt: u64) -> InodeId {
+        InodeId {
+            ino,
+            dev: narrow(dev),
+            mnt: narrow(mnt),
+        }
+    }
+}
+
+/// `v` as a `u32`; a value Linux never reports folds its high half in rather than being
+/// cut off, so that two such values still differ unless they collide after folding.
+fn narrow(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or((v ^ (v >> 32)) as u32)
 }
 
 /// How an inode is reopened.
@@ -41,23 +65,29 @@ pub(crate) enum InodeHandle {
 
 /// One inode known to the client: its node ID, generation, host identity and the way
 /// the driver reaches the file. The fields are the driver's own.
+///
+/// Memory: one of these (in an `Arc`) per inode the kernel holds, so it is kept small:
+/// 56 bytes with a file handle of up to 8 bytes stored inline (ext4, XFS), 80 bytes per
+/// allocation with the `Arc` counts and malloc's header.
 pub struct InodeData {
     /// The FUSE node ID.
     pub(crate) inode: u64,
-    /// Generation sent with the node ID; differs when a host inode number is reused.
-    pub(crate) generation: u64,
     /// Host identity.
     pub(crate) id: InodeId,
-    /// `st_mode & S_IFMT`; a file's type never changes.
-    pub(crate) file_type: u32,
+    refcount: AtomicU64,
     /// How to reach the file.
     pub(crate) handle: InodeHandle,
-    /// For an inode kept as a file handle whose file the host deleted while the client
-    /// knew it: a descriptor of the file, which can no longer be reopened by handle
-    /// (ESTALE). Set at most once; closed with the inode.
-    pinned: OnceLock<Arc<OwnedFd>>,
-    refcount: AtomicU64,
+    /// Generation sent with the node ID; differs when a host inode number is reused.
+    /// 32 bits, as the kernel's own file handles carry it (`fuse_encode_fh`).
+    generation: u32,
+    /// `(st_mode & S_IFMT) >> 12`; a file's type never changes.
+    file_type: u8,
+    /// Whether the driver pinned a descriptor of this inode's file, deleted on the host
+    /// while the client knew it (kept by the driver, keyed by node ID and generation).
+    pinned: AtomicBool,
 }
+
+const _: () = assert!(std::mem::size_of::<InodeData>() <= 56);
 
 impl std::fmt::Debug for InodeData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,31 +96,60 @@ impl std::fmt::Debug for InodeData {
             .field("generation", &self.generation)
             .field("dev", &self.id.dev)
             .field("ino", &self.id.ino)
-            .field("file_type", &self.file_type)
+            .field("file_type", &self.file_type())
             .finish_non_exhaustive()
     }
 }
 
 impl InodeData {
+    fn new(
+        inode: u64,
+        generation: u32,
+        id: InodeId,
+        file_type: u32,
+        handle: InodeHandle,
+        refs: u64,
+    ) -> InodeData {
+        InodeData {
+            inode,
+            id,
+            refcount: AtomicU64::new(refs),
+            handle,
+            generation,
+            file_type: ((file_type & libc::S_IFMT) >> 12) as u8,
+            pinned: AtomicBool::new(false),
+        }
+    }
+
+    /// The generation sent with the node ID.
+    pub(crate) fn generation(&self) -> u64 {
+        u64::from(self.generation)
+    }
+
+    /// `st_mode & S_IFMT`.
+    pub(crate) fn file_type(&self) -> u32 {
+        u32::from(self.file_type) << 12
+    }
+
     /// Whether this is a directory.
     pub(crate) fn is_dir(&self) -> bool {
-        self.file_type == libc::S_IFDIR
+        self.file_type() == libc::S_IFDIR
     }
 
     /// Whether this is a regular file.
     pub(crate) fn is_reg(&self) -> bool {
-        self.file_type == libc::S_IFREG
+        self.file_type() == libc::S_IFREG
     }
 
-    /// Keeps `fd` as the way to reach this inode's file, deleted on the host (a second
-    /// call changes nothing: it is the same file).
-    pub(crate) fn pin(&self, fd: Arc<OwnedFd>) {
-        let _ = self.pinned.set(fd);
+    /// Records that the driver keeps a descriptor of this inode's deleted file; returns
+    /// false when that was already so.
+    pub(crate) fn mark_pinned(&self) -> bool {
+        !self.pinned.swap(true, Ordering::AcqRel)
     }
 
-    /// The descriptor given to [`pin`](InodeData::pin).
-    pub(crate) fn pinned(&self) -> Option<&Arc<OwnedFd>> {
-        self.pinned.get()
+    /// Whether [`mark_pinned`](InodeData::mark_pinned) was called.
+    pub(crate) fn is_pinned(&self) -> bool {
+        self.pinned.load(Ordering::Acquire)
     }
 
     /// The current lookup count.
@@ -100,17 +159,64 @@ impl InodeData {
     }
 }
 
+/// An inode in the by-node-ID set: hashed and compared by node ID, so the set holds
+/// just the `Arc` (8 bytes a bucket instead of a key and a value).
+struct ByNode(Arc<InodeData>);
+
+impl Hash for ByNode {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.inode.hash(state)
+    }
+}
+
+impl PartialEq for ByNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.inode == other.0.inode
+    }
+}
+
+impl Eq for ByNode {}
+
+impl Borrow<u64> for ByNode {
+    fn borrow(&self) -> &u64 {
+        &self.0.inode
+    }
+}
+
+/// An inode in the by-host-identity set, hashed and compared by [`InodeId`].
+struct ById(Arc<InodeData>);
+
+impl Hash for ById {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state)
+    }
+}
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for ById {}
+
+impl Borrow<InodeId> for ById {
+    fn borrow(&self) -> &InodeId {
+        &self.0.id
+    }
+}
+
 #[derive(Default)]
 struct Maps {
-    by_inode: HashMap<u64, Arc<InodeData>>,
-    by_id: HashMap<InodeId, u64>,
+    by_inode: HashSet<ByNode>,
+    by_id: HashSet<ById>,
 }
 
 /// The inode table (see the module docs for the locking rules).
 pub(crate) struct InodeStore {
     maps: RwLock<Maps>,
     next_virtual: AtomicU64,
-    next_generation: AtomicU64,
+    next_generation: AtomicU32,
 }
 
 impl InodeStore {
@@ -119,7 +225,7 @@ impl InodeStore {
         InodeStore {
             maps: RwLock::new(Maps::default()),
             next_virtual: AtomicU64::new(first_virtual),
-            next_generation: AtomicU64::new(1),
+            next_generation: AtomicU32::new(1),
         }
     }
 
@@ -136,38 +242,29 @@ impl InodeStore {
         self.read()
             .by_inode
             .get(&inode)
-            .cloned()
+            .map(|d| d.0.clone())
             .ok_or_else(|| err(libc::EBADF))
     }
 
     /// The inode with host identity `id`, with its lookup count raised by one.
     pub fn lookup_ref(&self, id: &InodeId) -> Option<Arc<InodeData>> {
         let maps = self.read();
-        let data = maps.by_inode.get(maps.by_id.get(id)?)?;
+        let data = &maps.by_id.get(id)?.0;
         data.refcount.fetch_add(1, Ordering::AcqRel);
         Some(data.clone())
     }
 
     /// The inode with host identity `id`, without changing its lookup count.
     pub fn peek(&self, id: &InodeId) -> Option<Arc<InodeData>> {
-        let maps = self.read();
-        maps.by_inode.get(maps.by_id.get(id)?).cloned()
+        self.read().by_id.get(id).map(|d| d.0.clone())
     }
 
     /// Adds the root inode (node ID `ROOT_ID`), replacing any previous one.
     pub fn insert_root(&self, id: InodeId, file_type: u32, handle: InodeHandle) {
-        let data = Arc::new(InodeData {
-            inode: ROOT_ID,
-            generation: 0,
-            id,
-            file_type,
-            handle,
-            pinned: OnceLock::new(),
-            refcount: AtomicU64::new(2),
-        });
+        let data = Arc::new(InodeData::new(ROOT_ID, 0, id, file_type, handle, 2));
         let mut maps = self.write();
-        maps.by_id.insert(id, ROOT_ID);
-        maps.by_inode.insert(ROOT_ID, data);
+        maps.by_id.replace(ById(data.clone()));
+        maps.by_inode.replace(ByNode(data));
     }
 
     /// Returns the inode with identity `id` with its count raised by one, or inserts a new
@@ -182,27 +279,24 @@ impl InodeStore {
         host_ino: Option<u64>,
     ) -> (Arc<InodeData>, bool) {
         let mut maps = self.write();
-        if let Some(existing) = maps.by_id.get(&id).and_then(|i| maps.by_inode.get(i)) {
-            existing.refcount.fetch_add(1, Ordering::AcqRel);
-            return (existing.clone(), false);
+        if let Some(existing) = maps.by_id.get(&id) {
+            existing.0.refcount.fetch_add(1, Ordering::AcqRel);
+            return (existing.0.clone(), false);
         }
         let (inode, generation) = match host_ino {
-            Some(ino) if ino != ROOT_ID && !maps.by_inode.contains_key(&ino) => {
-                (ino, self.next_generation.fetch_add(1, Ordering::Relaxed))
+            Some(ino) if ino != ROOT_ID && !maps.by_inode.contains(&ino) => {
+                // 0 is left to virtual node IDs, also when the counter wraps.
+                let mut g = self.next_generation.fetch_add(1, Ordering::Relaxed);
+                if g == 0 {
+                    g = self.next_generation.fetch_add(1, Ordering::Relaxed);
+                }
+                (ino, g)
             }
             _ => (self.next_virtual.fetch_add(1, Ordering::Relaxed), 0),
         };
-        let data = Arc::new(InodeData {
-            inode,
-            generation,
-            id,
-            file_type,
-            handle,
-            pinned: OnceLock::new(),
-            refcount: AtomicU64::new(1),
-        });
-        maps.by_id.insert(id, inode);
-        maps.by_inode.insert(inode, data.clone());
+        let data = Arc::new(InodeData::new(inode, generation, id, file_type, handle, 1));
+        maps.by_id.insert(ById(data.clone()));
+        maps.by_inode.insert(ByNode(data.clone()));
         (data, true)
     }
 
@@ -212,7 +306,7 @@ impl InodeStore {
         if inode == ROOT_ID {
             return None;
         }
-        let data = self.read().by_inode.get(&inode).cloned()?;
+        let data = self.read().by_inode.get(&inode).map(|d| d.0.clone())?;
         let mut cur = data.refcount.load(Ordering::Acquire);
         loop {
             let new = cur.saturating_sub(count);
@@ -236,11 +330,15 @@ impl InodeStore {
             return None;
         }
         match maps.by_inode.get(&inode) {
-            Some(d) if Arc::ptr_eq(d, &data) => {}
+            Some(d) if Arc::ptr_eq(&d.0, &data) => {}
             _ => return None,
         }
         maps.by_inode.remove(&inode);
-        if maps.by_id.get(&data.id) == Some(&inode) {
+        if maps
+            .by_id
+            .get(&data.id)
+            .is_some_and(|d| Arc::ptr_eq(&d.0, &data))
+        {
             maps.by_id.remove(&data.id);
         }
         Some(data)
@@ -250,7 +348,7 @@ impl InodeStore {
     /// for another file); the node ID itself stays until the kernel forgets it.
     pub fn retire(&self, id: &InodeId, inode: u64) {
         let mut maps = self.write();
-        if maps.by_id.get(id) == Some(&inode) {
+        if maps.by_id.get(id).is_some_and(|d| d.0.inode == inode) {
             maps.by_id.remove(id);
         }
     }
@@ -263,7 +361,6 @@ impl InodeStore {
     }
 
     /// Number of inodes, the root included.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.read().by_inode.len()
     }
@@ -278,11 +375,7 @@ mod tests {
     }
 
     fn id(ino: u64) -> InodeId {
-        InodeId {
-            ino,
-            dev: 7,
-            mnt: 0,
-        }
+        InodeId::new(ino, 7, 0)
     }
 
     #[test]
