@@ -60,6 +60,7 @@ mod inode_store;
 mod layer;
 mod lock_wait;
 mod mount_fd;
+mod prune;
 #[cfg(test)]
 mod tests;
 
@@ -96,6 +97,8 @@ pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
     /// generation; flagged in the inode (`InodeData::is_pinned`), so the common case never
     /// takes this lock. An entry goes when the kernel forgets the inode.
     pinned: Mutex<HashMap<FdKey, Arc<OwnedFd>>>,
+    /// Inodes in the order they came, with `Config::max_inodes` only.
+    prune: prune::PruneQueue,
     /// `/proc/self/fd`, for reopening inodes by descriptor number.
     proc_self_fd: OwnedFd,
     /// Device of the shared root (host inode numbers are used only on it).
@@ -194,6 +197,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             mount_fds: MountFds::default(),
             fd_cache: FdCache::new(fd_cache_capacity(cfg.inode_fd_cache_size)),
             pinned: Mutex::default(),
+            prune: Default::default(),
             proc_self_fd,
             root_dev: AtomicU64::new(0),
             use_handles: AtomicBool::new(false),
@@ -437,6 +441,9 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let (data, new) =
             self.inodes
                 .insert_or_ref(id, st.st_mode & libc::S_IFMT, handle, host_ino);
+        if new && self.cfg.max_inodes.is_some() {
+            self.prune.push(data.inode);
+        }
         if let (true, Some(fd)) = (new, cache_fd) {
             self.fd_cache
                 .insert((data.inode, data.generation()), Arc::new(fd));
