@@ -271,4 +271,42 @@ mod tests {
             assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
         }
     }
+
+    #[test]
+    fn small_handles_are_inline_and_others_exact() {
+        let small = FileHandle::new(3, 1, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(matches!(small, FileHandle::Small { len: 8, .. }));
+        assert_eq!(small.mnt_id(), 3);
+        let short = FileHandle::new(3, 1, &[1, 2]);
+        assert_ne!(short, FileHandle::new(3, 1, &[1, 2, 0]));
+        let long = FileHandle::new(3, 1, &[9; 20]);
+        let FileHandle::Large(h) = &long else {
+            panic!("a 20-byte handle is not inline")
+        };
+        assert_eq!(h.bytes.len(), 20);
+        // Values that do not fit the inline form are kept whole.
+        let big_mnt = FileHandle::new(1 << 40, 1, &[1]);
+        assert_eq!(big_mnt.mnt_id(), 1 << 40);
+        assert!(matches!(
+            FileHandle::new(1, 0x1_0001, &[1]),
+            FileHandle::Large(_)
+        ));
+    }
+
+    #[test]
+    fn handle_of_a_tmpfs_file_opens() {
+        // tmpfs hands out 12-byte handles: the out-of-line form, on a real filesystem.
+        let Ok(dir) = vmm_sys_util::tempdir::TempDir::new_with_prefix("/dev/shm/fh-") else {
+            return;
+        };
+        let p = std::ffi::CString::new(dir.as_path().to_str().unwrap()).unwrap();
+        let fd = sys::open(&p, libc::O_PATH).unwrap();
+        if let Some(h) = FileHandle::from_fd(fd.as_fd()).unwrap() {
+            let mount_fd = sys::open(&p, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+            let fd2 = h.open(mount_fd.as_fd(), libc::O_PATH).unwrap();
+            let a = sys::fstat64(fd.as_fd()).unwrap();
+            let b = sys::fstat64(fd2.as_fd()).unwrap();
+            assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
+        }
+    }
 }

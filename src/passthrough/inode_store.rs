@@ -415,4 +415,28 @@ mod tests {
         s.clear();
         assert_eq!(s.len(), 0);
     }
+
+    #[test]
+    fn ids_narrow_without_losing_linux_values() {
+        let a = InodeId::new(5, 0x0810_0003, 1234);
+        assert_eq!((a.dev, a.mnt), (0x0810_0003, 1234));
+        // Values Linux never reports still differ from their low halves.
+        assert_ne!(InodeId::new(5, 1 << 32 | 7, 0), InodeId::new(5, 7, 0));
+        assert_eq!(std::mem::size_of::<InodeId>(), 16);
+    }
+
+    #[test]
+    fn retired_identity_finds_the_new_inode_only() {
+        let s = InodeStore::new(2);
+        let (old, _) = s.insert_or_ref(id(9), libc::S_IFREG, fd(), None);
+        s.retire(&id(9), old.inode);
+        assert!(s.peek(&id(9)).is_none());
+        let (new, fresh) = s.insert_or_ref(id(9), libc::S_IFREG, fd(), None);
+        assert!(fresh);
+        assert_ne!(new.inode, old.inode);
+        // Forgetting the old node ID leaves the new one findable by identity.
+        assert!(s.forget(old.inode, 1).is_some());
+        assert_eq!(s.peek(&id(9)).unwrap().inode, new.inode);
+        assert_eq!(new.file_type(), libc::S_IFREG);
+    }
 }

@@ -74,3 +74,31 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         self.inodes.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::passthrough::inode_store::{InodeHandle, InodeId};
+
+    #[test]
+    fn oldest_live_inodes_beyond_the_bound() {
+        let store = InodeStore::new(2);
+        let fd = || InodeHandle::Fd(crate::sys::open(c"/", libc::O_PATH).unwrap());
+        store.insert_root(InodeId::new(1, 1, 0), libc::S_IFDIR, fd());
+        let q = PruneQueue::default();
+        for ino in 10..20 {
+            let (d, _) = store.insert_or_ref(InodeId::new(ino, 1, 0), libc::S_IFREG, fd(), None);
+            q.push(d.inode);
+        }
+        // Node IDs 2..=11; one forgotten without being offered.
+        assert!(store.forget(2, 1).is_some());
+        assert_eq!(q.candidates(&store, 9, 100), Vec::<u64>::new());
+        assert_eq!(q.candidates(&store, 5, 100), vec![3, 4, 5, 6]);
+        assert_eq!(q.candidates(&store, 5, 2), vec![7, 8]);
+        // Offered ones come round again after the others.
+        assert_eq!(
+            q.candidates(&store, 0, 100),
+            vec![9, 10, 11, 3, 4, 5, 6, 7, 8]
+        );
+    }
+}
