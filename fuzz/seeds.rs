@@ -1,11 +1,14 @@
 //! Writes the seed corpus of both fuzz targets: one valid request per opcode (and a few
 //! variants reaching deeper paths) into `corpus/server/` and `corpus/server_ext/`; for the
 //! passthrough target, requests on the real inodes of its scratch tree into
-//! `corpus/passthrough/`.
+//! `corpus/passthrough/`; for the virtio-fs target, the plain seeds as well-formed
+//! descriptor chains (direct and through an indirect table) into `corpus/virtio_chain/`.
 //!
 //! Run with `cargo test --test seeds` from `fuzz/` (`run.sh` does it). Each seed is also
 //! served once here, so a seed that trips a check fails this test instead of the fuzzer.
 
+#[path = "fuzz_targets/chain.rs"]
+mod chain;
 #[path = "fuzz_targets/common.rs"]
 mod common;
 #[path = "fuzz_targets/scratch.rs"]
@@ -46,8 +49,22 @@ fn write_passthrough_corpus() {
     assert!(caught.is_err(), "canary change not detected");
 }
 
+/// The plain seeds, each as a chain: one readable descriptor, two writable ones.
+fn write_chain_corpus() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus/virtio_chain");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in common::seed_requests(false) {
+        for (indirect, tag) in [(false, "direct"), (true, "indirect")] {
+            let input = chain::seed(indirect, &bytes, 2);
+            assert!(chain::fuzz_one(&input), "seed {tag}-{name}: chain refused");
+            std::fs::write(dir.join(format!("seed-{tag}-{name}")), &input).unwrap();
+        }
+    }
+}
+
 #[test]
 fn seed_corpus() {
+    write_chain_corpus();
     write_corpus("server", false);
     write_corpus("server_ext", true);
     write_passthrough_corpus();

@@ -59,10 +59,13 @@ use std::io;
 
 pub mod abi;
 pub mod api;
+mod buffer;
 pub mod common;
 pub(crate) mod errno;
 pub mod overlayfs;
 pub mod passthrough;
+#[cfg(feature = "persist")]
+pub(crate) mod persist;
 pub(crate) mod sys;
 pub mod transport;
 
@@ -92,12 +95,13 @@ pub enum Error {
     /// A name is not a valid NUL-terminated C string.
     #[error("invalid c string in request")]
     InvalidCString(#[source] FromBytesWithNulError),
-    /// The header's `len` is below the header size or beyond the bytes present (the value
-    /// is logged at debug level).
+    /// The header's `len` is below the header size or beyond the bytes present, or its
+    /// `total_extlen` is beyond `len` (the values are logged at debug level).
     #[error("invalid header length")]
     InvalidHeaderLength,
     /// SETXATTR's `size` (first) does not match the length of the value that follows
-    /// (second).
+    /// (second), or is beyond XATTR_SIZE_MAX. (An oversized GETXATTR/LISTXATTR buffer is
+    /// an [`Error::InvalidMessage`].)
     #[error("setxattr size {} does not match value length {}", .0.0, .0.1)]
     InvalidXattrSize((u32, usize)),
     /// A request the server cannot process. When this crate's server refused it, the
@@ -107,9 +111,10 @@ pub enum Error {
     /// Writing to the reply buffer failed.
     #[error("failed to write reply")]
     FailedToWrite(#[source] io::Error),
-    /// Splitting the reply writer failed.
+    /// Splitting the reply writer failed. (A request reader that cannot be split where
+    /// the request's lengths say is a malformed request: [`Error::DecodeMessage`].)
     #[error("failed to split writer")]
-    FailedToSplitWriter(#[source] transport::Error),
+    FailedToSplitWriter(#[source] buffer::Error),
     /// The caller's (uid, gid) could not be mapped to host ids.
     #[error("failed to remap the ids of uid {} gid {}", .0.0, .0.1)]
     FailedToRemapID((u32, u32)),

@@ -7,6 +7,11 @@
 
 #![cfg(feature = "fusedev")]
 
+#[path = "common/ci.rs"]
+mod ci;
+
+use ci::cannot_run;
+
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -133,10 +138,6 @@ impl FileSystem for HelloFs {
     }
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// The mount points of the FUSE mounts in our mount namespace.
 fn fuse_mounts() -> Vec<(PathBuf, String, String)> {
     let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -198,11 +199,10 @@ impl Mounted {
         let mut session = FuseSession::new(dir.as_path(), "fusedev-test", subtype, false)
             .expect("a fresh tempdir is a valid mount point");
         if let Err(e) = session.mount() {
-            let msg = format!("cannot mount fuse on {}: {e:?}", dir.as_path().display());
-            if in_ci() {
-                panic!("{msg}");
-            }
-            eprintln!("skipping: {msg}");
+            cannot_run(format!(
+                "cannot mount fuse on {}: {e:?}",
+                dir.as_path().display()
+            ));
             return None;
         }
         let (_tx, done) = mpsc::channel();
@@ -436,11 +436,10 @@ fn wake_on_an_unmounted_connection_returns_none() {
         .open("/dev/fuse")
     {
         Ok(f) => f,
-        Err(e) if !in_ci() => {
-            eprintln!("skipping: cannot open /dev/fuse: {e}");
+        Err(e) => {
+            cannot_run(format!("cannot open /dev/fuse: {e}"));
             return;
         }
-        Err(e) => panic!("cannot open /dev/fuse: {e}"),
     };
     let dir = TempDir::new_with_prefix("/tmp/fusedev-it").unwrap();
     let mut session = FuseSession::new(dir.as_path(), "x", "", false).unwrap();
@@ -577,11 +576,10 @@ fn unprivileged_child(mnt: &Path) {
     assert!(!nix::unistd::getuid().is_root());
     let mut session = FuseSession::new(mnt, "fusedev-unpriv", "unpriv", false).unwrap();
     if let Err(e) = session.mount() {
-        let msg = format!("cannot mount as uid {}: {e:?}", nix::unistd::getuid());
-        if in_ci() {
-            panic!("{msg}");
-        }
-        eprintln!("skipping: {msg}");
+        cannot_run(format!(
+            "cannot mount as uid {}: {e:?}",
+            nix::unistd::getuid()
+        ));
         return;
     }
     let path = session.mountpoint().to_path_buf();
@@ -630,10 +628,7 @@ fn mount_options(path: &Path) -> Option<(String, String)> {
 #[test]
 fn allow_other_never_mounts_without_permission_checks() {
     if !nix::unistd::geteuid().is_root() || !Path::new("/dev/fuse").exists() {
-        if in_ci() {
-            panic!("cannot run under CI=true: needs root and /dev/fuse");
-        }
-        eprintln!("skipping: needs root and /dev/fuse");
+        cannot_run("needs root and /dev/fuse");
         return;
     }
     let dir = TempDir::new_with_prefix("/tmp/fusedev-it").unwrap();

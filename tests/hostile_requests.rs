@@ -19,22 +19,30 @@ use fuse_backend_rs::transport::{FuseBuf, Reader, Writer};
 use vm_memory::VolatileSlice;
 use vmm_sys_util::tempdir::TempDir;
 
-/// Serves one request; the reply's errno and body.
+/// Serves one request, which must be answered (none of these is a FORGET); the reply's
+/// errno and body. An `Err` from the server must come with an errno reply, an `Ok` with
+/// the reply's length.
 fn serve<F: FileSystem<Inode = u64, Handle = u64> + Sync>(
     s: &Server<F>,
     req: &[u8],
 ) -> (i32, Vec<u8>) {
     let mut input = req.to_vec();
     let mut output = vec![0u8; 1 << 17];
-    let n = {
+    let res = {
         let r = Reader::from_fuse_buffer(FuseBuf::new(&mut input)).unwrap();
         let slice: VolatileSlice<'_, ()> = FuseBuf::new(&mut output).into_volatile_slice();
         let w = Writer::from_volatile_slices([slice]);
-        let _ = s.handle_message(r, w, None, None);
-        i32::from_le_bytes(output[4..8].try_into().unwrap())
+        s.handle_message(r, w, None, None)
     };
     let len = u32::from_le_bytes(output[0..4].try_into().unwrap()) as usize;
-    (n, output[16..len.max(16)].to_vec())
+    let errno = i32::from_le_bytes(output[4..8].try_into().unwrap());
+    assert!(len >= 16, "no reply written ({res:?})");
+    assert_eq!(output[8..16], req[8..16], "reply to another unique");
+    match &res {
+        Ok(n) => assert_eq!(*n, len, "returned length != reply len"),
+        Err(e) => assert!(errno < 0, "{e:?} without an errno reply"),
+    }
+    (errno, output[16..len].to_vec())
 }
 
 fn xattr_file(dir: &Path) {

@@ -220,7 +220,9 @@ fn flock_waiters_do_not_stop_the_mount() {
     // Two waiters behind our lock; then the mount must still serve other requests.
     let held = hold_flock(&f);
     let mut waiters = [spawn_flock(&f), spawn_flock(&f)];
-    std::thread::sleep(std::time::Duration::from_millis(300)); // let them reach the daemon
+    for w in &waiters {
+        wait_blocked_in(w.id(), libc::SYS_flock, "a waiter sleeps in flock(2)");
+    }
     let mut stat = Command::new("stat")
         .arg(mnt.join("g"))
         .stdout(Stdio::null())
@@ -248,7 +250,11 @@ fn flock_waiters_do_not_stop_the_mount() {
     // A signal ends a wait while the lock is still held.
     let held = hold_flock(&f);
     let mut waiter = spawn_flock(&f);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_blocked_in(
+        waiter.id(),
+        libc::SYS_flock,
+        "the waiter sleeps in flock(2)",
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(waiter.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -261,7 +267,11 @@ fn flock_waiters_do_not_stop_the_mount() {
 
     // SIGTERM with a client waiting: the daemon exits 0, and the client is let go.
     let mut waiter = spawn_flock(&f);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_blocked_in(
+        waiter.id(),
+        libc::SYS_flock,
+        "the waiter sleeps in flock(2)",
+    );
     terminate(&daemon);
     match wait_for(&mut daemon, 20) {
         Some(st) => assert_eq!(st.code(), Some(0), "daemon: {st}"),

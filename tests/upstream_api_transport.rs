@@ -8,6 +8,9 @@
 
 #![cfg(feature = "fusedev")]
 
+#[path = "common/ci.rs"]
+mod ci;
+
 use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, BufRead, Write};
@@ -32,17 +35,9 @@ const FILE: u64 = 2;
 /// Only a guard against hanging the run, never a timing assertion.
 const GRACE: Duration = Duration::from_secs(30);
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Fails in CI, says "skipping" elsewhere.
+/// Fails in CI, says "skipping" elsewhere (through the shared rule).
 fn cannot(what: &str, e: impl std::fmt::Debug) {
-    let msg = format!("cannot {what}: {e:?}");
-    if in_ci() {
-        panic!("{msg}");
-    }
-    eprintln!("skipping: {msg}");
+    ci::cannot_run(format!("cannot {what}: {e:?}"));
 }
 
 // ---- compile-level: each item with upstream's signature ----

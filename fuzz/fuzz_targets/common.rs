@@ -476,7 +476,8 @@ fn initialized(flags: u64) -> Server<MemFs> {
     server
 }
 
-fn reinit<F: FileSystem + Sync>(server: &Server<F>, flags: u64) {
+/// Puts `server` back into its INITed state (after an INIT or DESTROY input).
+pub fn reinit<F: FileSystem + Sync>(server: &Server<F>, flags: u64) {
     let (res, reply) = serve(server, &init_request(45, flags));
     res.expect("INIT failed");
     assert_eq!(reply.error(), 0);

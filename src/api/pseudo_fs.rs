@@ -5,12 +5,21 @@
 //! not exist yet) and a node `c` that refers to the backend; unmounting removes `c` and
 //! then every directory on the way up that nothing else needs. Pseudo inodes use fs index 0
 //! of the Vfs inode space, counted up from [`ROOT_ID`] and never reused.
+//!
+//! Requests read the tree on every lookup, getattr and readdir of a pseudo directory,
+//! and on every request for the root when a backend is mounted at `/`; mount and umount
+//! are rare. So the tree is published through an `ArcSwap`: a reader loads the current
+//! tree without taking a lock, and a writer (serialised by its own mutex) copies the tree,
+//! changes the copy and publishes it whole. A reader that loaded the previous tree
+//! finishes on it, as if it had run just before the change.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::io;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use crate::abi::fuse_abi::ROOT_ID;
 use crate::api::filesystem::{DirEntry, Entry};
@@ -21,7 +30,7 @@ use crate::errno::err;
 const PSEUDO_TTL: Duration = Duration::from_secs(1);
 
 /// One directory of the pseudo tree.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Node {
     parent: u64,
     name: CString,
@@ -31,7 +40,7 @@ struct Node {
     mount: Option<u8>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Tree {
     nodes: HashMap<u64, Node>,
     next_ino: u64,
@@ -47,10 +56,13 @@ pub(crate) struct SavedNode {
     pub mount: Option<u8>,
 }
 
-/// The pseudo directory tree. Only mount/umount write it; requests read it.
+/// The pseudo directory tree. Only mount/umount write it; requests read it without a
+/// lock (see the module docs).
 #[derive(Debug)]
 pub struct PseudoFs {
-    tree: RwLock<Tree>,
+    tree: ArcSwap<Tree>,
+    /// Serialises writers, each of which replaces the whole tree.
+    writer: Mutex<()>,
 }
 
 /// What a lookup in a pseudo directory found.
@@ -86,10 +98,11 @@ impl PseudoFs {
             },
         );
         PseudoFs {
-            tree: RwLock::new(Tree {
+            tree: ArcSwap::from_pointee(Tree {
                 nodes,
                 next_ino: ROOT_ID + 1,
             }),
+            writer: Mutex::new(()),
         }
     }
 
@@ -97,7 +110,8 @@ impl PseudoFs {
     /// the last one, which becomes the mount point of `idx`. Fails with EEXIST when something
     /// is already mounted there.
     pub fn mount(&self, components: &[CString], idx: u8) -> io::Result<u64> {
-        let mut t = self.tree.write().map_err(poisoned)?;
+        let _writer = self.writer.lock().map_err(poisoned)?;
+        let mut t: Tree = Tree::clone(&self.tree.load());
         let mut cur = ROOT_ID;
         for c in components {
             let existing = t.nodes.get(&cur).and_then(|n| n.children.get(c).copied());
@@ -127,13 +141,15 @@ impl PseudoFs {
             return Err(err(libc::EEXIST));
         }
         node.mount = Some(idx);
+        self.tree.store(Arc::new(t));
         Ok(cur)
     }
 
     /// Removes the mount at `components`; returns `(fs index, pseudo inode of the mount
     /// point, its parent)`, and prunes directories nothing needs any more.
     pub fn umount(&self, components: &[CString]) -> io::Result<(u8, u64, u64)> {
-        let mut t = self.tree.write().map_err(poisoned)?;
+        let _writer = self.writer.lock().map_err(poisoned)?;
+        let mut t: Tree = Tree::clone(&self.tree.load());
         let mut cur = ROOT_ID;
         for c in components {
             cur = t
@@ -159,25 +175,23 @@ impl PseudoFs {
             }
             ino = p;
         }
+        self.tree.store(Arc::new(t));
         Ok((idx, cur, parent))
     }
 
     /// Whether `ino` is a pseudo directory.
     pub fn contains(&self, ino: u64) -> bool {
-        self.tree
-            .read()
-            .map(|t| t.nodes.contains_key(&ino))
-            .unwrap_or(false)
+        self.tree.load().nodes.contains_key(&ino)
     }
 
     /// The backend mounted at pseudo directory `ino`, if any.
     pub fn mount_at(&self, ino: u64) -> Option<u8> {
-        self.tree.read().ok()?.nodes.get(&ino)?.mount
+        self.tree.load().nodes.get(&ino)?.mount
     }
 
     /// Looks up `name` in pseudo directory `parent`.
     pub fn lookup(&self, parent: u64, name: &CStr) -> io::Result<PseudoChild> {
-        let t = self.tree.read().map_err(poisoned)?;
+        let t = self.tree.load();
         let node = t.nodes.get(&parent).ok_or_else(|| err(libc::ENOENT))?;
         let child = match name.to_bytes() {
             b"." => parent,
@@ -192,7 +206,7 @@ impl PseudoFs {
 
     /// The parent of pseudo directory `ino`.
     pub fn parent(&self, ino: u64) -> io::Result<u64> {
-        let t = self.tree.read().map_err(poisoned)?;
+        let t = self.tree.load();
         t.nodes
             .get(&ino)
             .map(|n| n.parent)
@@ -201,7 +215,7 @@ impl PseudoFs {
 
     /// Attributes of pseudo directory `ino`: a read-only directory owned by root.
     pub fn getattr(&self, ino: u64) -> io::Result<(libc::stat64, Duration)> {
-        let t = self.tree.read().map_err(poisoned)?;
+        let t = self.tree.load();
         let node = t.nodes.get(&ino).ok_or_else(|| err(libc::ENOENT))?;
         Ok((dir_attr(ino, 2 + node.children.len() as u64), PSEUDO_TTL))
     }
@@ -229,7 +243,7 @@ impl PseudoFs {
         add_entry: &mut dyn FnMut(DirEntry) -> io::Result<usize>,
     ) -> io::Result<()> {
         let (parent, mut children) = {
-            let t = self.tree.read().map_err(poisoned)?;
+            let t = self.tree.load();
             let node = t.nodes.get(&ino).ok_or_else(|| err(libc::ENOENT))?;
             let children: Vec<(CString, PseudoChild)> = node
                 .children
@@ -278,7 +292,7 @@ fn dir_attr(ino: u64, nlink: u64) -> libc::stat64 {
 impl PseudoFs {
     /// Every node (root included) and the next inode number, for saving the tree.
     pub(crate) fn snapshot(&self) -> io::Result<(u64, Vec<SavedNode>)> {
-        let t = self.tree.read().map_err(poisoned)?;
+        let t = self.tree.load();
         let mut nodes: Vec<SavedNode> = t
             .nodes
             .iter()
@@ -340,14 +354,14 @@ impl PseudoFs {
                 }
             }
         }
-        let mut t = self.tree.write().map_err(poisoned)?;
-        *t = Tree { nodes, next_ino };
+        let _writer = self.writer.lock().map_err(poisoned)?;
+        self.tree.store(Arc::new(Tree { nodes, next_ino }));
         Ok(())
     }
 
     /// The absolute path of pseudo directory `ino` ("/" for the root).
     pub(crate) fn path_of(&self, ino: u64) -> Option<String> {
-        let t = self.tree.read().ok()?;
+        let t = self.tree.load();
         let mut parts = Vec::new();
         let mut cur = ino;
         while cur != ROOT_ID {

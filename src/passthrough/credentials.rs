@@ -173,35 +173,103 @@ mod tests {
             let uid0 = sys::setfsuid(u32::MAX);
             let gid0 = sys::setfsgid(u32::MAX);
             let groups0 = sys::getgroups().unwrap();
-            {
+            let inside = {
                 let _g = CredentialsGuard::new(1234, 5678, Some(4321)).unwrap();
-                if privileged() {
-                    assert_eq!(sys::setfsuid(u32::MAX), 1234);
-                    assert_eq!(sys::setfsgid(u32::MAX), 5678);
-                    assert_eq!(sys::getgroups().unwrap(), vec![4321]);
-                }
-            }
+                (
+                    sys::setfsuid(u32::MAX),
+                    sys::setfsgid(u32::MAX),
+                    sys::getgroups().unwrap(),
+                )
+            };
             assert_eq!(sys::setfsuid(u32::MAX), uid0);
             assert_eq!(sys::setfsgid(u32::MAX), gid0);
             assert_eq!(sys::getgroups().unwrap(), groups0);
+            if privileged() {
+                assert_eq!(inside, (1234, 5678, vec![4321]));
+            } else {
+                // Documented: a daemon that is not root keeps its own identity.
+                assert_eq!(inside, (uid0, gid0, groups0));
+                crate::cannot_run("switching credentials needs root");
+            }
         })
         .join()
         .unwrap();
     }
 
+    /// The thread's umask, read without changing it for longer than the two calls.
+    fn current_umask() -> libc::mode_t {
+        let cur = sys::umask(0o022);
+        sys::umask(cur);
+        cur
+    }
+
     #[test]
-    fn umask_guard_restores() {
+    fn umask_guard_sets_the_thread_umask_and_restores_it() {
         std::thread::spawn(|| {
-            let g = UmaskGuard::new(0o077);
-            assert_eq!(g.mode(0o777) & !0o077, 0o700);
-            drop(g);
-            if thread_has_own_umask() {
-                let cur = sys::umask(0o022);
-                sys::umask(cur);
-                assert_ne!(cur, 0o077);
+            // The first guard unshares the thread's filesystem attributes.
+            let first = UmaskGuard::new(0o077);
+            if !thread_has_own_umask() {
+                // The fallback: the guard masks the mode itself.
+                assert_eq!(first.mode(0o777), 0o700);
+                crate::cannot_run("unshare(CLONE_FS) refused: no per-thread umask");
+                return;
             }
+            drop(first);
+            // Now the umask is this thread's own: set a known one and wrap it.
+            sys::umask(0o022);
+            {
+                let g = UmaskGuard::new(0o077);
+                // The kernel applies the umask: the mode goes through unchanged.
+                assert_eq!(g.mode(0o777), 0o777);
+                assert_eq!(current_umask(), 0o077);
+            }
+            assert_eq!(current_umask(), 0o022);
+            // Bits beyond 0o7777 are not a umask.
+            {
+                let _g = UmaskGuard::new(0o1_0000 | 0o027);
+                assert_eq!(current_umask(), 0o027);
+            }
+            assert_eq!(current_umask(), 0o022);
         })
         .join()
         .unwrap();
+    }
+
+    /// The umask of the process's main thread, which every thread that never unshared
+    /// its filesystem attributes shares (read from procfs, so nothing changes it).
+    fn process_umask() -> libc::mode_t {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .expect("/proc/self/status has a Umask line (Linux 4.7+)");
+        libc::mode_t::from_str_radix(line.trim(), 8).unwrap()
+    }
+
+    #[test]
+    fn umask_guard_leaves_other_threads_alone() {
+        let before = process_umask();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            // Not 0o077 by chance: a value the process umask is not.
+            let want = if before == 0o067 { 0o077 } else { 0o067 };
+            let g = UmaskGuard::new(want);
+            tx.send((thread_has_own_umask(), want, current_umask()))
+                .unwrap();
+            done_rx.recv().unwrap();
+            drop(g);
+        });
+        let (own, want, inside) = rx.recv().unwrap();
+        // While the guard lives in the other thread, the process umask is untouched.
+        let during = process_umask();
+        done_tx.send(()).unwrap();
+        t.join().unwrap();
+        if !own {
+            crate::cannot_run("unshare(CLONE_FS) refused: no per-thread umask");
+            return;
+        }
+        assert_eq!(inside, want);
+        assert_eq!(during, before, "the guard changed the process umask");
     }
 }

@@ -8,12 +8,11 @@
 //! as handles cost no descriptor; [`FdCache`] keeps a bounded number of recently used
 //! descriptors open so that consecutive requests on an inode do not reopen it each time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-use smallvec::SmallVec;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::sys;
 
@@ -118,26 +117,64 @@ impl FileHandle {
     }
 }
 
+#[cfg(feature = "persist")]
+impl FileHandle {
+    /// The handle's type and bytes, for saving it.
+    pub fn parts(&self) -> (libc::c_int, &[u8]) {
+        match self {
+            FileHandle::Small {
+                handle_type,
+                len,
+                bytes,
+                ..
+            } => (libc::c_int::from(*handle_type), &bytes[..usize::from(*len)]),
+            FileHandle::Large(h) => (h.handle_type, &h.bytes),
+        }
+    }
+
+    /// A saved handle; `None` when it is empty or longer than `MAX_HANDLE_SZ`.
+    pub fn from_parts(mnt_id: u64, handle_type: libc::c_int, bytes: &[u8]) -> Option<FileHandle> {
+        if bytes.is_empty() || bytes.len() > libc::MAX_HANDLE_SZ as usize {
+            return None;
+        }
+        Some(FileHandle::new(mnt_id, handle_type, bytes))
+    }
+}
+
 /// Key of a cached descriptor: (inode number, generation), so that an inode number reused
 /// for another file never finds the old file's descriptor.
 pub(crate) type FdKey = (u64, u64);
 
 const SHARDS: usize = 16;
 
-#[derive(Default)]
-struct Shard {
-    map: HashMap<FdKey, (Arc<OwnedFd>, u64)>,
-    lru: BTreeMap<u64, FdKey>,
-    tick: u64,
+/// One cached descriptor.
+struct Slot {
+    key: FdKey,
+    fd: Arc<OwnedFd>,
+    /// Set by every hit, cleared by the clock hand as it passes: an entry used since the
+    /// hand last passed is spared once.
+    referenced: AtomicBool,
 }
 
-/// A sharded least-recently-used cache of `O_PATH` descriptors.
+#[derive(Default)]
+struct Shard {
+    /// Key to index in `slots`.
+    map: HashMap<FdKey, usize>,
+    slots: Vec<Slot>,
+    /// The clock hand: the next slot considered for eviction.
+    hand: usize,
+}
+
+/// A sharded cache of `O_PATH` descriptors with second-chance (clock) eviction.
 ///
 /// At most `capacity` descriptors (rounded up to a multiple of the shard count) stay
 /// open; an evicted descriptor closes once the last request using it drops its `Arc`.
-/// Each shard's lock is held only for map updates, never across a system call.
+/// A hit, the common case, takes its shard's lock for reading only and marks the entry
+/// used with an atomic flag, so concurrent hits never wait for one another; an insertion
+/// takes the write lock and evicts the first entry the clock hand finds unused since it
+/// last passed. Locks are held only for map updates, never across a system call.
 pub(crate) struct FdCache {
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<RwLock<Shard>>,
     per_shard: usize,
 }
 
@@ -145,55 +182,68 @@ impl FdCache {
     /// A cache of about `capacity` descriptors (0 disables caching).
     pub fn new(capacity: usize) -> FdCache {
         FdCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS),
         }
     }
 
-    fn shard(&self, key: FdKey) -> MutexGuard<'_, Shard> {
+    fn shard(&self, key: FdKey) -> &RwLock<Shard> {
         let idx = (key.0 as usize).wrapping_add(key.1 as usize) % SHARDS;
-        self.shards[idx]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        &self.shards[idx]
     }
 
-    /// The cached descriptor for `key`, marking it most recently used.
+    fn read(&self, key: FdKey) -> RwLockReadGuard<'_, Shard> {
+        self.shard(key).read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self, key: FdKey) -> RwLockWriteGuard<'_, Shard> {
+        self.shard(key).write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached descriptor for `key`, marking it recently used.
     pub fn get(&self, key: FdKey) -> Option<Arc<OwnedFd>> {
-        let mut guard = self.shard(key);
-        let shard = &mut *guard;
-        shard.tick += 1;
-        let tick = shard.tick;
-        let (fd, stamp) = shard.map.get_mut(&key)?;
-        shard.lru.remove(stamp);
-        *stamp = tick;
-        shard.lru.insert(tick, key);
-        Some(fd.clone())
+        let shard = self.read(key);
+        let slot = &shard.slots[*shard.map.get(&key)?];
+        // Only write the flag when it changes, so that hits on a hot entry leave its
+        // cache line shared.
+        if !slot.referenced.load(Ordering::Relaxed) {
+            slot.referenced.store(true, Ordering::Relaxed);
+        }
+        Some(slot.fd.clone())
     }
 
-    /// Caches `fd` for `key`, evicting the least recently used entries beyond capacity.
+    /// Caches `fd` for `key`, evicting an entry not used recently when the shard is full.
     pub fn insert(&self, key: FdKey, fd: Arc<OwnedFd>) {
         if self.per_shard == 0 {
             return;
         }
-        // Evicted descriptors are dropped (and maybe closed) after the lock is released.
-        // The map grows by at most one, so at most two go: the one replaced for `key`
-        // and the least recently used.
-        let mut evicted: SmallVec<[Arc<OwnedFd>; 2]> = SmallVec::new();
+        // The evicted descriptor is dropped (and maybe closed) after the lock is released.
+        let evicted;
         {
-            let mut guard = self.shard(key);
+            let mut guard = self.write(key);
             let shard = &mut *guard;
-            shard.tick += 1;
-            let tick = shard.tick;
-            if let Some((old_fd, old)) = shard.map.insert(key, (fd, tick)) {
-                shard.lru.remove(&old);
-                evicted.push(old_fd);
-            }
-            shard.lru.insert(tick, key);
-            while shard.map.len() > self.per_shard {
-                let Some((_, victim)) = shard.lru.pop_first() else {
-                    break;
-                };
-                evicted.extend(shard.map.remove(&victim).map(|(fd, _)| fd));
+            let fresh = Slot {
+                key,
+                fd,
+                referenced: AtomicBool::new(false),
+            };
+            if let Some(&i) = shard.map.get(&key) {
+                evicted = std::mem::replace(&mut shard.slots[i], fresh);
+            } else if shard.slots.len() < self.per_shard {
+                shard.map.insert(key, shard.slots.len());
+                shard.slots.push(fresh);
+                return;
+            } else {
+                // Each pass clears the flags it meets, so this ends within two turns.
+                let n = shard.slots.len();
+                let mut i = shard.hand % n;
+                while shard.slots[i].referenced.swap(false, Ordering::Relaxed) {
+                    i = (i + 1) % n;
+                }
+                shard.hand = (i + 1) % n;
+                shard.map.remove(&shard.slots[i].key);
+                shard.map.insert(key, i);
+                evicted = std::mem::replace(&mut shard.slots[i], fresh);
             }
         }
         drop(evicted);
@@ -201,18 +251,28 @@ impl FdCache {
 
     /// Drops the descriptor cached for `key`, if any.
     pub fn remove(&self, key: FdKey) {
-        let mut guard = self.shard(key);
-        if let Some((_, stamp)) = guard.map.remove(&key) {
-            guard.lru.remove(&stamp);
+        let evicted;
+        {
+            let mut guard = self.write(key);
+            let shard = &mut *guard;
+            let Some(i) = shard.map.remove(&key) else {
+                return;
+            };
+            evicted = shard.slots.swap_remove(i);
+            if let Some(moved) = shard.slots.get(i) {
+                shard.map.insert(moved.key, i);
+            }
         }
+        drop(evicted);
     }
 
     /// Drops every cached descriptor.
     pub fn clear(&self) {
         for s in &self.shards {
-            let mut g = s.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut g = s.write().unwrap_or_else(|poisoned| poisoned.into_inner());
             g.map.clear();
-            g.lru.clear();
+            g.slots.clear();
+            g.hand = 0;
         }
     }
 
@@ -221,7 +281,7 @@ impl FdCache {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).map.len())
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).slots.len())
             .sum()
     }
 }
@@ -236,7 +296,32 @@ mod tests {
     }
 
     #[test]
-    fn fd_cache_is_bounded_and_lru() {
+    fn fd_cache_spares_recently_used_entries() {
+        let cache = FdCache::new(2 * SHARDS); // two per shard
+        let key = |i: u64| (i * SHARDS as u64, 0u64); // all in shard 0
+        cache.insert(key(0), some_fd());
+        cache.insert(key(1), some_fd());
+        assert!(cache.get(key(0)).is_some());
+        // key(0) was used since insertion, key(1) was not: key(1) goes.
+        cache.insert(key(2), some_fd());
+        assert!(cache.get(key(1)).is_none());
+        assert!(cache.get(key(0)).is_some());
+        assert!(cache.get(key(2)).is_some());
+        // Replacing a key keeps one entry; removing the first slot keeps the others.
+        let fd = some_fd();
+        cache.insert(key(2), fd.clone());
+        assert_eq!(cache.len(), 2);
+        assert!(Arc::ptr_eq(&cache.get(key(2)).unwrap(), &fd));
+        cache.remove(key(0));
+        assert!(cache.get(key(0)).is_none());
+        assert!(Arc::ptr_eq(&cache.get(key(2)).unwrap(), &fd));
+        cache.insert(key(3), some_fd());
+        cache.insert(key(4), some_fd());
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn fd_cache_is_bounded() {
         let cache = FdCache::new(SHARDS); // one per shard
                                           // Two keys in the same shard: the older one is evicted.
         let a = (0u64, 0u64);
@@ -263,13 +348,21 @@ mod tests {
         let dir = vmm_sys_util::tempdir::TempDir::new().unwrap();
         let p = std::ffi::CString::new(dir.as_path().to_str().unwrap()).unwrap();
         let fd = sys::open(&p, libc::O_PATH).unwrap();
-        if let Some(h) = FileHandle::from_fd(fd.as_fd()).unwrap() {
-            let mount_fd = sys::open(&p, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
-            let fd2 = h.open(mount_fd.as_fd(), libc::O_PATH).unwrap();
-            let a = sys::fstat64(fd.as_fd()).unwrap();
-            let b = sys::fstat64(fd2.as_fd()).unwrap();
-            assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
-        }
+        let Some(h) = FileHandle::from_fd(fd.as_fd()).unwrap() else {
+            crate::cannot_run("the temporary directory's filesystem has no file handles");
+            return;
+        };
+        let mount_fd = sys::open(&p, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        let fd2 = match h.open(mount_fd.as_fd(), libc::O_PATH) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                crate::cannot_run("open_by_handle_at needs CAP_DAC_READ_SEARCH");
+                return;
+            }
+            r => r.unwrap(),
+        };
+        let a = sys::fstat64(fd.as_fd()).unwrap();
+        let b = sys::fstat64(fd2.as_fd()).unwrap();
+        assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Open files and directories: the handle table and zero-copy I/O on a shared `File`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -48,6 +48,9 @@ const SHARDS: usize = 16;
 pub(crate) struct HandleMap {
     shards: Vec<RwLock<HashMap<u64, Arc<HandleData>>>>,
     next: AtomicU64,
+    /// Handles restored from a saved state whose file could not be opened again: they
+    /// answer ESTALE until released. Read only when a handle is not in the table.
+    stale: RwLock<HashSet<u64>>,
 }
 
 impl Default for HandleMap {
@@ -56,6 +59,7 @@ impl Default for HandleMap {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             // 0 is what the kernel sends when OPEN was skipped (no_open); never hand it out.
             next: AtomicU64::new(1),
+            stale: RwLock::default(),
         }
     }
 }
@@ -99,6 +103,72 @@ impl HandleMap {
         for s in &self.shards {
             s.write().unwrap_or_else(|p| p.into_inner()).clear();
         }
+        self.stale
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Whether `handle` was restored without its file (see [`HandleMap::restore`]).
+    pub fn is_stale(&self, handle: u64) -> bool {
+        let stale = self.stale.read().unwrap_or_else(|p| p.into_inner());
+        !stale.is_empty() && stale.contains(&handle)
+    }
+
+    /// Releases a stale handle; false when `handle` is not one.
+    pub fn remove_stale(&self, handle: u64) -> bool {
+        if !self.is_stale(handle) {
+            return false;
+        }
+        let mut stale = self.stale.write().unwrap_or_else(|p| p.into_inner());
+        stale.remove(&handle)
+    }
+}
+
+#[cfg(feature = "persist")]
+impl HandleMap {
+    /// Every open handle and the next handle number.
+    pub fn snapshot(&self) -> (Vec<(u64, Arc<HandleData>)>, u64) {
+        let mut out = Vec::new();
+        for s in &self.shards {
+            let map = s.read().unwrap_or_else(|p| p.into_inner());
+            out.extend(map.iter().map(|(&h, d)| (h, d.clone())));
+        }
+        out.sort_by_key(|(h, _)| *h);
+        (out, self.next.load(Ordering::Relaxed))
+    }
+
+    /// Puts saved handles back under their numbers into an empty table, the handles in
+    /// `stale` as stale ones, and raises the next number to at least `next`. Fails with
+    /// EBUSY (changing nothing) when the table is not empty, or EINVAL for a number that
+    /// is 0, at or above `next`, or given twice.
+    pub fn restore(
+        &self,
+        open: Vec<(u64, HandleData)>,
+        stale: Vec<u64>,
+        next: u64,
+    ) -> io::Result<()> {
+        let mut seen = HashSet::with_capacity(open.len() + stale.len());
+        for &h in open.iter().map(|(h, _)| h).chain(stale.iter()) {
+            if h == 0 || h >= next || !seen.insert(h) {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+        }
+        let mut guards: Vec<_> = self
+            .shards
+            .iter()
+            .map(|s| s.write().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        let mut stale_set = self.stale.write().unwrap_or_else(|p| p.into_inner());
+        if guards.iter().any(|g| !g.is_empty()) || !stale_set.is_empty() {
+            return Err(io::Error::from_raw_os_error(libc::EBUSY));
+        }
+        for (h, d) in open {
+            guards[(h as usize) % SHARDS].insert(h, Arc::new(d));
+        }
+        stale_set.extend(stale);
+        self.next.fetch_max(next, Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -28,8 +28,35 @@
 //! # Descriptors
 //!
 //! With `O_PATH` inodes the daemon holds one descriptor per known inode, released on
-//! FORGET. With file handles it holds one descriptor per mount plus a bounded LRU cache
-//! ([`Config::inode_fd_cache_size`]), however many inodes the client knows.
+//! FORGET. With file handles it holds one descriptor per mount plus a bounded cache of
+//! recently used descriptors ([`Config::inode_fd_cache_size`], second-chance eviction),
+//! however many inodes the client knows.
+//!
+//! # Live takeover
+//!
+//! With feature `persist`, `PassthroughFs::save_to_bytes` saves what a new process needs
+//! to keep serving the node IDs and handle numbers the kernel holds, and
+//! `PassthroughFs::restore_from_bytes` loads it into a fresh driver (root imported, nothing
+//! served yet):
+//!
+//! - every known inode: node ID, generation, host device and inode number, file type,
+//!   lookup count, and its **file handle** (inodes kept as handles) or, for `O_PATH`
+//!   inodes, its **path below the shared root** at save time;
+//! - the mounts below the root that file handles need, by mount ID and path;
+//! - every open handle: number, node ID, and the open file's access mode and status
+//!   flags (`F_GETFL`; never `O_TRUNC` or `O_CREAT` again);
+//! - the counters numbering new inodes, generations and handles.
+//!
+//! On restore each inode is reopened by `open_by_handle_at` or by walking its path with
+//! `O_NOFOLLOW`, and kept only if the file found has the saved device, inode number and
+//! type; each handle is reopened from its inode. An inode whose file is gone, replaced,
+//! or (for a path) moved, stays known but answers ESTALE until forgotten, and so do the
+//! handles on it: a saved number never leads to another file. Not carried over: locks
+//! held through the old process's descriptors, files deleted on the host that only the old
+//! process kept open (ESTALE), and requests read but not answered. The state is as
+//! trusted as the configuration (a file handle in it is opened as given): keep it where
+//! only the daemon can write it. Malformed bytes are refused (`InvalidData`) before
+//! anything is opened, and a refused state changes nothing.
 
 use std::collections::HashMap;
 use std::ffi::CStr;
@@ -60,6 +87,8 @@ mod inode_store;
 mod layer;
 mod lock_wait;
 mod mount_fd;
+#[cfg(feature = "persist")]
+mod persist;
 mod prune;
 #[cfg(test)]
 mod tests;
@@ -80,9 +109,12 @@ const VIRTUAL_INO_BASE: u64 = 1 << 47;
 /// `S` is the dirty-bitmap type of the guest memory the transport hands out (`()` when
 /// there is none); it only matters for virtio-fs DAX.
 ///
-/// Locking: the inode store, the handle table shards, the descriptor cache shards and the
-/// mount table each have their own lock, held only for a map operation and never while
-/// taking another of them or across a system call. The one lock held across calls is a
+/// Locking: the inode store shards, the handle table shards, the descriptor cache shards
+/// and the mount table each have their own lock, held only for a map operation and never
+/// while taking another of them or across a system call (the inode store alone may hold
+/// two of its own shards, in the order its docs give). No lock is global: requests on
+/// different inodes take different shards, and the common case (a known inode, a cached
+/// descriptor) takes only read locks. The one lock held across calls is a
 /// directory handle's readdir buffer, taken first: a READDIRPLUS looks entries up (taking
 /// the others in turn) while holding it.
 pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
@@ -333,14 +365,17 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 if let Some(fd) = self.pinned_fd(data) {
                     return Ok(InodeFd::Cached(fd));
                 }
+                // Only a restored inode can lack its mount's descriptor (the mount was not
+                // found again): its file cannot be reached any more.
                 let mount_fd = self
                     .mount_fds
                     .get(h.mnt_id())
-                    .ok_or_else(|| err(libc::EBADF))?;
+                    .ok_or_else(|| err(libc::ESTALE))?;
                 let fd = Arc::new(h.open(mount_fd.as_fd(), libc::O_PATH)?);
                 self.fd_cache.insert(key, fd.clone());
                 Ok(InodeFd::Cached(fd))
             }
+            InodeHandle::Stale => Err(err(libc::ESTALE)),
         }
     }
 

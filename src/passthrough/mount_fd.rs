@@ -37,6 +37,13 @@ impl MountFds {
         map.values().map(|fd| fd.as_raw_fd()).collect()
     }
 
+    /// Every mount ID with its descriptor, for saving where the mounts are.
+    #[cfg(feature = "persist")]
+    pub fn entries(&self) -> Vec<(u64, Arc<OwnedFd>)> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(&m, fd)| (m, fd.clone())).collect()
+    }
+
     /// Forgets every mount.
     pub fn clear(&self) {
         self.map.write().unwrap_or_else(|p| p.into_inner()).clear();

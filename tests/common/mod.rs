@@ -20,7 +20,10 @@
 
 #![allow(dead_code)]
 
+pub mod ci;
 pub mod example;
+
+pub use ci::cannot_run;
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -44,19 +47,6 @@ use vmm_sys_util::tempdir::TempDir;
 /// How long service threads may take to stop; a guard against hanging the run, never a
 /// timing assertion.
 pub const EXIT_GRACE: Duration = Duration::from_secs(30);
-
-/// Whether we run under CI (`CI=true`), where a test that cannot run must fail.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A test cannot run here: fails under CI, otherwise says so and lets the caller return.
-pub fn cannot_run(why: impl std::fmt::Display) {
-    if in_ci() {
-        panic!("cannot run under CI=true: {why}");
-    }
-    eprintln!("skipping: {why}");
-}
 
 /// An environment variable parsed as a number, or `default`.
 pub fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -449,6 +439,27 @@ pub fn child_fd_count() -> usize {
 /// `echo N > /proc/sys/vm/drop_caches`.
 pub fn drop_caches(level: u32) -> io::Result<()> {
     std::fs::write("/proc/sys/vm/drop_caches", format!("{level}\n"))
+}
+
+/// Waits until process `pid` is blocked in system call `nr` (the first field of
+/// `/proc/PID/syscall`), e.g. a client asleep in flock(2) on the mount. The 30 s
+/// deadline only keeps a broken test from hanging; nothing depends on how soon it comes.
+#[track_caller]
+pub fn wait_blocked_in(pid: u32, nr: libc::c_long, what: &str) {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<libc::c_long>().ok());
+        if now == Some(nr) {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "gave up waiting until {what}: pid {pid} is in syscall {now:?}, not {nr}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Waits (bounded, re-dropping caches) until `fd_count() <= target`; returns the last count.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::abi::virtio_fs::RemovemappingOne;
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 macro_rules! forward_filesystem {
     ($ptr:ident) => {
@@ -392,6 +392,17 @@ macro_rules! forward_filesystem {
             }
             fn notify_reply(&self) -> io::Result<()> {
                 (**self).notify_reply()
+            }
+            fn notify_retrieve_reply(
+                &self,
+                ctx: &Context,
+                cookie: u64,
+                inode: Self::Inode,
+                offset: u64,
+                size: u32,
+                data: &mut dyn ZeroCopyReader,
+            ) -> io::Result<()> {
+                (**self).notify_retrieve_reply(ctx, cookie, inode, offset, size, data)
             }
             fn fallocate(
                 &self,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, Weak};
 use vm_memory::ByteValued;
 
 use crate::abi::fuse_abi::OutHeader;
-use crate::transport::ReplySink;
+use crate::buffer::ReplySink;
 
 /// How many interrupts of requests not (yet) known are remembered. An interrupt can be
 /// read by one service thread before another thread has registered the request it names;

@@ -17,8 +17,8 @@ pub use crate::abi::fuse_abi::{
     CreateIn, FsOptions, OpenOptions, SetattrValid, SetxattrFlags, ROOT_ID,
 };
 use crate::abi::virtio_fs::RemovemappingOne;
+use crate::buffer::FsCacheReqHandler;
 use crate::errno::err;
-use crate::transport::FsCacheReqHandler;
 
 pub mod layer;
 pub use layer::Layer;
@@ -535,9 +535,38 @@ pub trait FileSystem {
         Err(err(libc::ENOSYS))
     }
 
-    /// The kernel's answer to a NOTIFY_RETRIEVE (FUSE_NOTIFY_REPLY).
+    /// The kernel's answer to a NOTIFY_RETRIEVE (FUSE_NOTIFY_REPLY), without its data:
+    /// fuse-backend-rs 0.14's form. The server calls
+    /// [`notify_retrieve_reply`](Self::notify_retrieve_reply), whose default calls this.
     fn notify_reply(&self) -> io::Result<()> {
         Err(err(libc::ENOSYS))
+    }
+
+    /// The kernel's answer to
+    /// [`Server::notify_retrieve`](crate::api::server::Server::notify_retrieve)
+    /// (FUSE_NOTIFY_REPLY, ABI 7.15): `size` bytes of its page cache of `inode` from
+    /// `offset`, read from `data` (without a copy: `read_to` a file, or `io::Read`).
+    /// `cookie` is the `notify_unique` the retrieve was sent with, so the answer can be
+    /// matched with its question. The kernel sends it on its own behalf: `ctx` carries no
+    /// caller of interest.
+    ///
+    /// The server has checked that `size` is the number of bytes present, at most the
+    /// negotiated `max_write` (the most the kernel sends), and that `offset + size` is a
+    /// file offset; `data` holds exactly `size` bytes. A malformed answer never reaches the
+    /// filesystem. The kernel expects no reply, so an error is only logged.
+    ///
+    /// The default calls [`notify_reply`](Self::notify_reply), so a filesystem written for
+    /// fuse-backend-rs 0.14 is called as before.
+    fn notify_retrieve_reply(
+        &self,
+        ctx: &Context,
+        cookie: u64,
+        inode: Self::Inode,
+        offset: u64,
+        size: u32,
+        data: &mut dyn ZeroCopyReader,
+    ) -> io::Result<()> {
+        self.notify_reply()
     }
 
     /// Allocates or punches space (fallocate(2) `mode`).

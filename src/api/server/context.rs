@@ -12,8 +12,8 @@ use super::validate::{Limits, Validate};
 use super::{Negotiated, OUT_HEADER_LEN};
 use crate::abi::fuse_abi::{ExtHeader, InHeader, Opcode, OutHeader, SuppGroups, FUSE_EXT_GROUPS};
 use crate::api::filesystem::Context;
+use crate::buffer::{Reader, Writer};
 use crate::errno::err;
-use crate::transport::{Reader, Writer};
 use crate::{errno_of, Error, Result};
 
 /// Room for the names of one request: two NUL-terminated strings of up to PATH_MAX.
@@ -83,7 +83,11 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     pub(super) fn limit_body(&mut self, body: usize) -> Result<()> {
         if self.r.available_bytes() > body {
             // The tail is beyond the request; drop it.
-            let _tail = self.r.split_at(body).map_err(Error::FailedToSplitWriter)?;
+            if let Err(e) = self.r.split_at(body) {
+                return self
+                    .reject(libc::EINVAL, reader_split_failed(e))
+                    .map(|_| ());
+            }
         }
         Ok(())
     }
@@ -106,10 +110,14 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
                 .reject(libc::EINVAL, Error::InvalidHeaderLength)
                 .map(|_| ());
         };
-        let mut ext = self
-            .r
-            .split_at(args_len)
-            .map_err(Error::FailedToSplitWriter)?;
+        let mut ext = match self.r.split_at(args_len) {
+            Ok(ext) => ext,
+            Err(e) => {
+                return self
+                    .reject(libc::EINVAL, reader_split_failed(e))
+                    .map(|_| ())
+            }
+        };
         while ext.available_bytes() >= size_of::<ExtHeader>() {
             let eh: ExtHeader = ext.read_obj().map_err(Error::DecodeMessage)?;
             let size = eh.size as usize;
@@ -123,7 +131,14 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
                     .reject(libc::EINVAL, Error::DecodeMessage(err(libc::EINVAL)))
                     .map(|_| ());
             }
-            let rest = ext.split_at(payload).map_err(Error::FailedToSplitWriter)?;
+            let rest = match ext.split_at(payload) {
+                Ok(rest) => rest,
+                Err(e) => {
+                    return self
+                        .reject(libc::EINVAL, reader_split_failed(e))
+                        .map(|_| ())
+                }
+            };
             let mut item = std::mem::replace(&mut ext, rest);
             if eh.type_ == FUSE_EXT_GROUPS && payload >= size_of::<SuppGroups>() + 4 {
                 let g: SuppGroups = item.read_obj().map_err(Error::DecodeMessage)?;
@@ -298,6 +313,13 @@ impl<'r, 'w, S: BitmapSlice> SrvContext<'r, 'w, S> {
     pub(super) fn reply_space(&self) -> usize {
         self.w.available_bytes().saturating_sub(OUT_HEADER_LEN)
     }
+}
+
+/// The error of a request reader that could not be split where the request's own lengths
+/// say it can (the request is shorter than announced): a decode failure, not a failure to
+/// split the reply writer ([`Error::FailedToSplitWriter`]).
+fn reader_split_failed(e: crate::buffer::Error) -> Error {
+    Error::DecodeMessage(io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Splits `buf` at its first NUL: the C string up to and including it, and the rest.

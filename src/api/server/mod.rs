@@ -20,7 +20,7 @@ use vm_memory::bitmap::BitmapSlice;
 
 use crate::abi::fuse_abi::{FsOptions, InHeader, Opcode, OutHeader, KERNEL_MINOR_VERSION};
 use crate::api::filesystem::{FileSystem, WaitTable};
-use crate::transport::{FsCacheReqHandler, Reader, Writer};
+use crate::buffer::{FsCacheReqHandler, Reader, Writer};
 use crate::{errno_of, Error, InvalidRequest, Result};
 
 mod context;
@@ -31,6 +31,8 @@ mod ops_entry;
 mod ops_io;
 mod ops_misc;
 mod ops_xattr;
+#[cfg(feature = "persist")]
+mod persist;
 mod validate;
 pub use validate::{XATTR_LIST_MAX, XATTR_SIZE_MAX};
 
@@ -41,10 +43,9 @@ mod tests;
 
 use context::SrvContext;
 
-/// Largest WRITE/READ payload the server negotiates (1 MiB, 256 pages).
-pub const MAX_BUFFER_SIZE: u32 = 1 << 20;
-/// Room for the request header and the operation's struct in front of the payload.
-pub const BUFFER_HEADER_SIZE: u32 = 0x1000;
+/// Buffer sizes: defined below the server, where the transports that size their buffers by
+/// them can see them too.
+pub use crate::buffer::{BUFFER_HEADER_SIZE, MAX_BUFFER_SIZE};
 /// Maximum pages per request (MAX_BUFFER_SIZE / 4096).
 pub const MAX_REQ_PAGES: u16 = 256;
 /// Longest name or symlink target the server accepts in a request (PATH_MAX).

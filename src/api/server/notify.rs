@@ -15,7 +15,7 @@ use crate::abi::fuse_abi::{
     NotifyPruneOut, NotifyRetrieveOut, NotifyStoreOut, OutHeader,
 };
 use crate::api::filesystem::FileSystem;
-use crate::transport::Writer;
+use crate::buffer::Writer;
 use crate::{Error, Result};
 
 fn send<S: BitmapSlice>(

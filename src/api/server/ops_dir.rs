@@ -9,8 +9,8 @@ use super::context::SrvContext;
 use super::Server;
 use crate::abi::fuse_abi::{Dirent, Direntplus, EntryOut, ReadIn, FUSE_NAME_MAX};
 use crate::api::filesystem::{DirEntry, Entry, FileSystem};
+use crate::buffer::Writer;
 use crate::errno::err;
-use crate::transport::Writer;
 use crate::{Error, Result};
 
 const PADDING: [u8; 8] = [0; 8];

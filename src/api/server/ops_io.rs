@@ -13,8 +13,8 @@ use crate::abi::fuse_abi::{
 };
 use crate::abi::virtio_fs::{RemovemappingIn, RemovemappingOne, SetupmappingIn};
 use crate::api::filesystem::{FileSystem, ZeroCopyReader, ZeroCopyWriter};
+use crate::buffer::{FsCacheReqHandler, Reader, Writer};
 use crate::common::FileReadWriteVolatile;
-use crate::transport::{FsCacheReqHandler, Reader, Writer};
 use crate::{Error, Result};
 
 impl<S: BitmapSlice> ZeroCopyReader for Reader<'_, S> {

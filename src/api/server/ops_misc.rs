@@ -7,7 +7,9 @@ use vm_memory::bitmap::BitmapSlice;
 
 use super::context::SrvContext;
 use super::Server;
-use crate::abi::fuse_abi::{AccessIn, BmapIn, BmapOut, InterruptIn, Kstatfs, StatfsOut, SyncfsIn};
+use crate::abi::fuse_abi::{
+    AccessIn, BmapIn, BmapOut, InterruptIn, Kstatfs, NotifyRetrieveIn, StatfsOut, SyncfsIn,
+};
 use crate::api::filesystem::FileSystem;
 use crate::{errno_of, Result};
 
@@ -73,13 +75,27 @@ impl<F: FileSystem + Sync> Server<F> {
         c.reply_empty(res)
     }
 
-    /// The kernel's data for a NOTIFY_RETRIEVE; it expects no reply.
+    /// The kernel's data for a NOTIFY_RETRIEVE; it expects no reply, not even to a
+    /// malformed one. The header's `unique` is the retrieve's `notify_unique`.
     pub(super) fn notify_reply<S: BitmapSlice>(
         &self,
-        _c: &mut SrvContext<'_, '_, S>,
+        c: &mut SrvContext<'_, '_, S>,
     ) -> Result<usize> {
-        if let Err(e) = self.fs.notify_reply() {
-            log::debug!("notify_reply failed: {e}");
+        // Checked: size equal to the data present and within max_write, offset + size an
+        // off_t. The data is handed over in place: nothing is allocated for it.
+        let arg: NotifyRetrieveIn = c.arg()?;
+        let cookie = c.header().unique;
+        let mut data = std::mem::take(&mut c.r);
+        let res = self.fs.notify_retrieve_reply(
+            &c.ctx,
+            cookie,
+            c.nodeid().into(),
+            arg.offset,
+            arg.size,
+            &mut data,
+        );
+        if let Err(e) = res {
+            log::debug!("unique={cookie}: notify_reply failed: {e}");
         }
         Ok(0)
     }

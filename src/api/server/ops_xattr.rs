@@ -28,7 +28,12 @@ impl<F: FileSystem + Sync> Server<F> {
         let mut body = vec![0u8; avail];
         std::io::Read::read_exact(&mut c.r, &mut body).map_err(Error::DecodeMessage)?;
         let Some(nul) = body.iter().position(|&b| b == 0) else {
-            return c.reject(libc::EINVAL, Error::MissingParameter);
+            // The name is not NUL-terminated (with no NUL at all, `from_bytes_with_nul`
+            // can only fail).
+            let e = std::ffi::CStr::from_bytes_with_nul(&body)
+                .err()
+                .map_or(Error::MissingParameter, Error::InvalidCString);
+            return c.reject(libc::EINVAL, e);
         };
         let value = &body[nul + 1..];
         if value.len() != arg.size as usize {

@@ -24,7 +24,7 @@ use vm_memory::{ByteValued, VolatileSlice};
 use super::{Server, MAX_BUFFER_SIZE};
 use crate::abi::fuse_abi::{InHeader, InitIn, InitIn2, Opcode, OutHeader, KERNEL_VERSION};
 use crate::api::filesystem::FileSystem;
-use crate::transport::{FuseBuf, Reader, Writer};
+use crate::buffer::{FuseBuf, Reader, Writer};
 
 /// Builds the bytes of one request.
 #[derive(Clone, Debug)]
@@ -179,8 +179,12 @@ pub fn serve<F: FileSystem + Sync>(
     let mut output = vec![0u8; MAX_BUFFER_SIZE as usize + 4096];
     let (res, written) = {
         let r = Reader::from_fuse_buffer(FuseBuf::new(&mut input));
-        let Ok(r) = r else {
-            return (Err(crate::Error::MissingParameter), Reply::default());
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+                return (Err(crate::Error::DecodeMessage(e)), Reply::default());
+            }
         };
         let slice: VolatileSlice<'_, ()> = FuseBuf::new(&mut output).into_volatile_slice();
         let w = Writer::from_volatile_slices([slice]);

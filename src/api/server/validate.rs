@@ -15,8 +15,8 @@
 use crate::abi::fuse_abi::{
     AccessIn, BatchForgetIn, BmapIn, CopyFileRangeIn, CreateIn, FallocateIn, FlushIn, ForgetIn,
     ForgetOne, FsyncIn, GetattrIn, GetxattrIn, InitIn, InterruptIn, IoctlIn, LinkIn, LkIn, LseekIn,
-    MkdirIn, MknodIn, Opcode, OpenIn, PollIn, ReadIn, ReleaseIn, Rename2In, RenameIn, SetattrIn,
-    SetattrValid, SetxattrIn, SetxattrInExt, StatxIn, SyncfsIn, WriteIn,
+    MkdirIn, MknodIn, NotifyRetrieveIn, Opcode, OpenIn, PollIn, ReadIn, ReleaseIn, Rename2In,
+    RenameIn, SetattrIn, SetattrValid, SetxattrIn, SetxattrInExt, StatxIn, SyncfsIn, WriteIn,
 };
 use crate::abi::virtio_fs::{
     RemovemappingIn, RemovemappingOne, SetupmappingIn, FUSE_REMOVEMAPPING_MAX_ENTRY,
@@ -98,13 +98,30 @@ impl Validate for WriteIn {
     }
 }
 
+/// The data of a FUSE_NOTIFY_REPLY: the kernel sends at most `max_write` bytes and says
+/// how many; a `size` that disagrees with the bytes present is refused.
+impl Validate for NotifyRetrieveIn {
+    fn validate(&self, l: &Limits) -> Result<(), Refusal> {
+        check(
+            self.size <= l.max_write
+                && self.size as usize == l.body
+                && range_ok(self.offset, self.size as u64),
+        )
+    }
+}
+
 impl Validate for GetxattrIn {
     fn validate(&self, l: &Limits) -> Result<(), Refusal> {
         let max = match l.op {
             Opcode::Listxattr => XATTR_LIST_MAX,
             _ => XATTR_SIZE_MAX,
         };
-        xattr_size(self.size <= max, self.size, l.body)
+        // Not `InvalidXattrSize`, which is about a SETXATTR value: this is the size of the
+        // buffer the caller offers for a value or a list.
+        if self.size <= max {
+            return Ok(());
+        }
+        Err((libc::E2BIG, Error::InvalidMessage(err(libc::E2BIG))))
     }
 }
 

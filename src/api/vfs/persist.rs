@@ -10,8 +10,15 @@
 //! inode numbers are the backend's to restore (a backend whose numbers come from the
 //! host, like the passthrough driver with file handles, gives the same ones again).
 //!
-//! The format is this crate's own: a magic, a format version, then little-endian fields.
-//! Malformed bytes give [`VfsError::Persist`], never a panic.
+//! The bytes are the state serialized with serde and postcard inside this crate's
+//! versioned, checksummed envelope (magic `FBRSVFS\0`, format version 2; see
+//! `docs/compat.md`). Truncated, corrupted or other-version bytes give
+//! [`VfsError::Persist`] saying which, never a panic, and change nothing.
+//!
+//! A whole takeover also saves the [`Server`](crate::api::server::Server)'s negotiated
+//! session and each backend's own tables (for the passthrough driver,
+//! [`PassthroughFs::save_to_bytes`](crate::passthrough::PassthroughFs::save_to_bytes));
+//! `tests/persist_takeover.rs` does it on a live `/dev/fuse` session.
 //!
 //! ```
 //! # use fuse_backend_rs::api::{Vfs, VfsOptions};
@@ -26,6 +33,8 @@ use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use super::{
     split_path, BackFileSystem, MountedFs, Table, Vfs, VfsError, VfsIndex, VfsOptions, VfsResult,
     MAX_BACKENDS, VFS_MAX_INO,
@@ -33,117 +42,102 @@ use super::{
 use crate::abi::fuse_abi::FsOptions;
 use crate::api::pseudo_fs::SavedNode;
 use crate::errno::err;
+use crate::persist::{self as envelope, Kind, PersistError};
 
-const MAGIC: &[u8; 8] = b"FBRSVFS\0";
-const VERSION: u32 = 1;
+/// The Vfs state's envelope. Version 1 was this crate's own byte layout (before serde).
+const KIND: Kind = Kind {
+    name: "vfs",
+    magic: b"FBRSVFS\0",
+    version: 2,
+};
 
 fn persist_err(what: &str) -> VfsError {
     VfsError::Persist(what.to_string())
 }
 
-/// Appends little-endian fields.
-#[derive(Default)]
-struct Enc(Vec<u8>);
-
-impl Enc {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn bytes(&mut self, b: &[u8]) -> VfsResult<()> {
-        let len = u16::try_from(b.len()).map_err(|_| persist_err("name too long"))?;
-        self.u16(len);
-        self.0.extend_from_slice(b);
-        Ok(())
+impl From<PersistError> for VfsError {
+    fn from(e: PersistError) -> Self {
+        VfsError::Persist(e.to_string())
     }
 }
 
-/// Reads little-endian fields, failing at the end of the input.
-struct Dec<'a>(&'a [u8]);
+/// [`VfsOptions`] as saved.
+#[derive(Serialize, Deserialize)]
+struct SavedOptions {
+    no_open: bool,
+    no_opendir: bool,
+    no_writeback: bool,
+    no_readdir: bool,
+    seal_size: bool,
+    killpriv_v2: bool,
+    in_opts: u64,
+    out_opts: u64,
+    id_mapping: (u32, u32, u32),
+}
 
-impl<'a> Dec<'a> {
-    fn take(&mut self, n: usize) -> VfsResult<&'a [u8]> {
-        if self.0.len() < n {
-            return Err(persist_err("truncated state"));
+impl From<VfsOptions> for SavedOptions {
+    fn from(o: VfsOptions) -> Self {
+        SavedOptions {
+            no_open: o.no_open,
+            no_opendir: o.no_opendir,
+            no_writeback: o.no_writeback,
+            no_readdir: o.no_readdir,
+            seal_size: o.seal_size,
+            killpriv_v2: o.killpriv_v2,
+            in_opts: o.in_opts.bits(),
+            out_opts: o.out_opts.bits(),
+            id_mapping: o.id_mapping,
         }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    fn array<const N: usize>(&mut self) -> VfsResult<[u8; N]> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-    fn u8(&mut self) -> VfsResult<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-    fn u16(&mut self) -> VfsResult<u16> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-    fn u32(&mut self) -> VfsResult<u32> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-    fn u64(&mut self) -> VfsResult<u64> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-    fn bytes(&mut self) -> VfsResult<&'a [u8]> {
-        let n = self.u16()? as usize;
-        self.take(n)
-    }
-    /// A count of records of at least `min` bytes each, checked against what is left.
-    fn count(&mut self, n: usize, min: usize) -> VfsResult<usize> {
-        if n.saturating_mul(min) > self.0.len() {
-            return Err(persist_err("record count beyond the state's length"));
-        }
-        Ok(n)
     }
 }
 
-const OPT_FLAGS: [fn(&mut VfsOptions) -> &mut bool; 6] = [
-    |o| &mut o.no_open,
-    |o| &mut o.no_opendir,
-    |o| &mut o.no_writeback,
-    |o| &mut o.no_readdir,
-    |o| &mut o.seal_size,
-    |o| &mut o.killpriv_v2,
-];
-
-fn put_options(e: &mut Enc, mut o: VfsOptions) {
-    e.u64(o.in_opts.bits());
-    e.u64(o.out_opts.bits());
-    let mut flags = 0u8;
-    for (bit, f) in OPT_FLAGS.iter().enumerate() {
-        if *f(&mut o) {
-            flags |= 1 << bit;
+impl From<SavedOptions> for VfsOptions {
+    fn from(o: SavedOptions) -> Self {
+        VfsOptions {
+            no_open: o.no_open,
+            no_opendir: o.no_opendir,
+            no_writeback: o.no_writeback,
+            no_readdir: o.no_readdir,
+            seal_size: o.seal_size,
+            killpriv_v2: o.killpriv_v2,
+            in_opts: FsOptions::from_bits_retain(o.in_opts),
+            out_opts: FsOptions::from_bits_retain(o.out_opts),
+            id_mapping: o.id_mapping,
         }
     }
-    e.u8(flags);
-    e.u32(o.id_mapping.0);
-    e.u32(o.id_mapping.1);
-    e.u32(o.id_mapping.2);
 }
 
-fn get_options(d: &mut Dec<'_>) -> VfsResult<VfsOptions> {
-    let mut o = VfsOptions {
-        in_opts: FsOptions::from_bits_retain(d.u64()?),
-        out_opts: FsOptions::from_bits_retain(d.u64()?),
-        ..VfsOptions::default()
-    };
-    let flags = d.u8()?;
-    for (bit, f) in OPT_FLAGS.iter().enumerate() {
-        *f(&mut o) = flags & (1 << bit) != 0;
-    }
-    o.id_mapping = (d.u32()?, d.u32()?, d.u32()?);
-    Ok(o)
+/// One pseudo directory as saved.
+#[derive(Serialize, Deserialize)]
+struct SavedPseudo {
+    ino: u64,
+    parent: u64,
+    name: Vec<u8>,
+    /// The fs index mounted on it.
+    mount: Option<VfsIndex>,
+}
+
+/// One mounted backend as saved.
+#[derive(Serialize, Deserialize)]
+struct SavedMount {
+    idx: VfsIndex,
+    /// The backend's root inode.
+    root_ino: u64,
+    /// The pseudo directory it is mounted on.
+    mountpoint: u64,
+}
+
+/// Everything [`Vfs::save_to_bytes`] records.
+#[derive(Serialize, Deserialize)]
+struct SavedVfs {
+    options: SavedOptions,
+    initialized: bool,
+    next_idx: u8,
+    next_ino: u64,
+    nodes: Vec<SavedPseudo>,
+    mounts: Vec<SavedMount>,
+    /// (fs index, lookups the kernel holds through it).
+    lookups: Vec<(VfsIndex, u64)>,
 }
 
 /// The decoded state, checked before any of it is applied.
@@ -159,53 +153,21 @@ struct State {
 }
 
 fn decode(buf: &[u8]) -> VfsResult<State> {
-    let mut d = Dec(buf);
-    if d.take(MAGIC.len())? != MAGIC {
-        return Err(persist_err("not a saved vfs state"));
-    }
-    let version = d.u32()?;
-    if version != VERSION {
-        return Err(VfsError::Persist(format!(
-            "unsupported vfs state version {version}"
-        )));
-    }
-    let opts = get_options(&mut d)?;
-    let initialized = d.u8()? != 0;
-    let next_idx = d.u8()?;
-    let next_ino = d.u64()?;
-    let n = d.u32()? as usize;
-    let n = d.count(n, 8 + 8 + 2 + 2)?;
-    let mut nodes = Vec::with_capacity(n);
-    for _ in 0..n {
-        let ino = d.u64()?;
-        let parent = d.u64()?;
-        let mount = match (d.u8()?, d.u8()?) {
-            (0, _) => None,
-            (_, idx) => Some(idx),
-        };
-        let name = CString::new(d.bytes()?).map_err(|_| persist_err("NUL in a name"))?;
+    let saved: SavedVfs = envelope::open(&KIND, buf)?;
+    let mut nodes = Vec::with_capacity(saved.nodes.len());
+    for n in saved.nodes {
         nodes.push(SavedNode {
-            ino,
-            parent,
-            name,
-            mount,
+            ino: n.ino,
+            parent: n.parent,
+            name: CString::new(n.name).map_err(|_| persist_err("NUL in a name"))?,
+            mount: n.mount,
         });
     }
-    let n = d.u16()? as usize;
-    let n = d.count(n, 1 + 8 + 8)?;
-    let mut mounts = Vec::with_capacity(n);
-    for _ in 0..n {
-        mounts.push((d.u8()?, d.u64()?, d.u64()?));
-    }
-    let n = d.u16()? as usize;
-    let n = d.count(n, 1 + 8)?;
-    let mut refs = Vec::with_capacity(n);
-    for _ in 0..n {
-        refs.push((d.u8()?, d.u64()?));
-    }
-    if !d.0.is_empty() {
-        return Err(persist_err("trailing bytes after the state"));
-    }
+    let mounts: Vec<(VfsIndex, u64, u64)> = saved
+        .mounts
+        .iter()
+        .map(|m| (m.idx, m.root_ino, m.mountpoint))
+        .collect();
     // Each mount sits at a pseudo node that names its index, at most once per index.
     let mut seen = [false; MAX_BACKENDS];
     for &(idx, root_ino, mp) in &mounts {
@@ -215,14 +177,21 @@ fn decode(buf: &[u8]) -> VfsResult<State> {
         }
         seen[idx as usize] = true;
     }
+    let mut counted = [false; MAX_BACKENDS];
+    for &(idx, _) in &saved.lookups {
+        if idx == 0 || counted[idx as usize] {
+            return Err(persist_err("inconsistent lookup counts"));
+        }
+        counted[idx as usize] = true;
+    }
     Ok(State {
-        opts,
-        initialized,
-        next_idx,
-        next_ino,
+        opts: saved.options.into(),
+        initialized: saved.initialized,
+        next_idx: saved.next_idx,
+        next_ino: saved.next_ino,
         nodes,
         mounts,
-        refs,
+        refs: saved.lookups,
     })
 }
 
@@ -237,58 +206,57 @@ impl Vfs {
             .control
             .lock()
             .map_err(|_| persist_err("lock poisoned"))?;
-        let mut e = Enc::default();
-        e.0.extend_from_slice(MAGIC);
-        e.u32(VERSION);
-        put_options(&mut e, self.options());
-        e.u8(self.initialized() as u8);
-        e.u8(self.next_idx.load(Ordering::Relaxed));
         let (next_ino, nodes) = self
             .pseudo
             .snapshot()
             .map_err(|e| VfsError::Persist(format!("pseudo fs: {e}")))?;
-        e.u64(next_ino);
-        e.u32(nodes.len() as u32);
-        for n in &nodes {
-            e.u64(n.ino);
-            e.u64(n.parent);
-            e.u8(n.mount.is_some() as u8);
-            e.u8(n.mount.unwrap_or(0));
-            e.bytes(n.name.to_bytes())?;
-        }
         // Backends detached since a restore are not mounted here: saving keeps the root
         // inodes still waiting for `restore_mount`.
-        let mut mounts: Vec<(VfsIndex, u64, u64)> = self
+        let mut mounts: Vec<SavedMount> = self
             .all_mounted()
             .iter()
-            .map(|m| (m.idx, m.root_ino, m.mountpoint))
+            .map(|m| SavedMount {
+                idx: m.idx,
+                root_ino: m.root_ino,
+                mountpoint: m.mountpoint,
+            })
             .collect();
-        for &(idx, root) in self
+        for &(idx, root_ino) in self
             .restored_roots
             .lock()
             .map_err(|_| persist_err("lock"))?
             .iter()
         {
             if let Some(n) = nodes.iter().find(|n| n.mount == Some(idx)) {
-                mounts.push((idx, root, n.ino));
+                mounts.push(SavedMount {
+                    idx,
+                    root_ino,
+                    mountpoint: n.ino,
+                });
             }
         }
-        e.u16(mounts.len() as u16);
-        for (idx, root, mp) in mounts {
-            e.u8(idx);
-            e.u64(root);
-            e.u64(mp);
-        }
-        let refs: Vec<(usize, u64)> = (1..MAX_BACKENDS)
-            .map(|i| (i, self.outstanding_lookups(i as VfsIndex)))
+        let lookups: Vec<(VfsIndex, u64)> = (1..MAX_BACKENDS)
+            .map(|i| (i as VfsIndex, self.outstanding_lookups(i as VfsIndex)))
             .filter(|&(_, c)| c > 0)
             .collect();
-        e.u16(refs.len() as u16);
-        for (idx, count) in refs {
-            e.u8(idx as u8);
-            e.u64(count);
-        }
-        Ok(e.0)
+        let saved = SavedVfs {
+            options: self.options().into(),
+            initialized: self.initialized(),
+            next_idx: self.next_idx.load(Ordering::Relaxed),
+            next_ino,
+            nodes: nodes
+                .into_iter()
+                .map(|n| SavedPseudo {
+                    ino: n.ino,
+                    parent: n.parent,
+                    name: n.name.into_bytes(),
+                    mount: n.mount,
+                })
+                .collect(),
+            mounts,
+            lookups,
+        };
+        Ok(envelope::seal(&KIND, &saved)?)
     }
 
     /// Loads a state saved by [`save_to_bytes`](Self::save_to_bytes) into this Vfs,

@@ -20,8 +20,8 @@ use vm_memory::bitmap::BitmapSlice;
 
 use super::super::PassthroughFs;
 use crate::abi::virtio_fs::{RemovemappingOne, SetupmappingFlags};
+use crate::buffer::FsCacheReqHandler;
 use crate::errno::err;
-use crate::transport::FsCacheReqHandler;
 
 impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn do_setupmapping(

@@ -75,6 +75,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         match self.handles.remove(handle, inode) {
             Some(_) => Ok(()),
             None if self.no_opendir_enabled() => Ok(()),
+            None if self.handles.remove_stale(handle) => Ok(()),
             None => Err(super::super::err(libc::EBADF)),
         }
     }

@@ -224,6 +224,9 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             let file = self.reopen(&data, flags)?;
             return Ok(Arc::new(HandleData::file(inode, file)));
         }
+        if self.handles.is_stale(handle) {
+            return Err(err(libc::ESTALE));
+        }
         debug!("unknown handle {handle} for inode {inode}");
         Err(err(libc::EBADF))
     }
@@ -292,6 +295,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 Ok(())
             }
             None if self.no_open_enabled() => Ok(()),
+            None if self.handles.is_stale(handle) => Err(err(libc::ESTALE)),
             None => Err(err(libc::EBADF)),
         }
     }
@@ -321,6 +325,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 Ok(())
             }
             None if self.no_open_enabled() => Ok(()),
+            None if self.handles.remove_stale(handle) => Ok(()),
             None => Err(err(libc::EBADF)),
         }
     }

@@ -537,7 +537,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         len: u64,
         flags: u64,
         moffset: u64,
-        vu_req: &mut dyn crate::transport::FsCacheReqHandler,
+        vu_req: &mut dyn crate::buffer::FsCacheReqHandler,
     ) -> io::Result<()> {
         self.do_setupmapping(inode, foffset, len, flags, moffset, vu_req)
     }
@@ -547,7 +547,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         _ctx: &Context,
         _inode: u64,
         requests: Vec<crate::abi::virtio_fs::RemovemappingOne>,
-        vu_req: &mut dyn crate::transport::FsCacheReqHandler,
+        vu_req: &mut dyn crate::buffer::FsCacheReqHandler,
     ) -> io::Result<()> {
         self.do_removemapping(requests, vu_req)
     }

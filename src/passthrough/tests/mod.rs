@@ -15,6 +15,8 @@ use crate::common::{FileReadWriteVolatile, FileVolatileSlice};
 mod dir;
 mod entry;
 mod io_ops;
+#[cfg(feature = "persist")]
+mod persist;
 mod security;
 mod setid;
 

@@ -270,7 +270,7 @@ fn handle_mode_keeps_removed_inodes_reachable_until_forgotten() {
         c.inode_fd_cache_size = 0; // nothing cached: every request reopens by handle
     });
     if !fs.use_handles.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("no file handles on this filesystem: nothing to test");
+        crate::cannot_run("file handles unavailable (needs CAP_DAC_READ_SEARCH)");
         return;
     }
     // unlink of the last name: pinned.

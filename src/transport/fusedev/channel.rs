@@ -14,8 +14,8 @@ use nix::errno::Errno;
 
 use super::busy_poll::{Miss, PollWindow, SpinSlots};
 use super::{FuseDevWriter, IN_HEADER_SIZE};
+use crate::buffer::{Error, FuseBuf, Reader, Result};
 use crate::sys;
-use crate::transport::{Error, FuseBuf, Reader, Result};
 
 const DEV_TOKEN: Token = Token(0);
 const WAKE_TOKEN: Token = Token(1);
@@ -272,7 +272,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::os::unix::net::UnixDatagram;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
@@ -299,6 +299,50 @@ mod tests {
         (ch, kernel, wake)
     }
 
+    /// Polls `cond` until it holds. The deadline only keeps a broken test from hanging
+    /// the run; nothing depends on how soon the condition comes true.
+    #[track_caller]
+    fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+        let end = Instant::now() + Duration::from_secs(30);
+        while !cond() {
+            assert!(Instant::now() < end, "gave up waiting until {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Whether `nr` is a system call a channel sleeps in (mio's `Poll::poll`).
+    fn is_epoll_wait(nr: libc::c_long) -> bool {
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+        if nr == libc::SYS_epoll_wait {
+            return true;
+        }
+        nr == libc::SYS_epoll_pwait || nr == libc::SYS_epoll_pwait2
+    }
+
+    /// Whether thread `tid` of this process is blocked in epoll_wait: a channel asleep in
+    /// `wait_readable`, no longer reading or busy polling. Read from
+    /// `/proc/self/task/<tid>/syscall`, whose first field is the system call a blocked
+    /// thread is in ("running" otherwise).
+    fn asleep_in_epoll(tid: nix::unistd::Pid) -> bool {
+        let path = format!("/proc/self/task/{tid}/syscall");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let nr = text.split_whitespace().next().and_then(|f| f.parse().ok());
+        nr.is_some_and(is_epoll_wait)
+    }
+
+    /// Runs `f` on a new thread; returns its handle once the thread's id is known.
+    fn spawn_with_tid<T: Send + 'static>(
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> (std::thread::JoinHandle<T>, nix::unistd::Pid) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            tx.send(nix::unistd::gettid()).unwrap();
+            f()
+        });
+        (t, rx.recv().unwrap())
+    }
+
     fn request(len: usize, tag: u8) -> Vec<u8> {
         let mut req = vec![tag; len];
         req[..4].copy_from_slice(&(len as u32).to_ne_bytes());
@@ -318,7 +362,7 @@ mod tests {
         {
             let (mut r, w) = ch.get_request().unwrap().unwrap();
             // What the server does: a buffered writer, sent on commit.
-            let mut w: crate::transport::Writer = w.into();
+            let mut w: crate::buffer::Writer = w.into();
             assert_eq!(r.available_bytes(), 64);
             let mut got = Vec::new();
             r.read_to_end(&mut got).unwrap();
@@ -372,12 +416,12 @@ mod tests {
     #[test]
     fn wake_unblocks_a_waiting_channel() {
         let (mut ch, _kernel, wake) = channel_pair(4096);
-        let t = std::thread::spawn(move || {
+        let (t, tid) = spawn_with_tid(move || {
             assert!(ch.get_request().unwrap().is_none());
             // Woken for good: later calls return at once.
             assert!(ch.get_request().unwrap().is_none());
         });
-        std::thread::sleep(Duration::from_millis(50));
+        wait_until("the channel sleeps", || asleep_in_epoll(tid));
         wake.wake().unwrap();
         wake.wake().unwrap();
         t.join().unwrap();
@@ -398,13 +442,13 @@ mod tests {
             .unwrap();
             kernels.push(b);
             let mut ch = test_channel(File::from(a), wake.clone(), 4096);
-            threads.push(std::thread::spawn(move || {
-                ch.get_request().unwrap().is_none()
-            }));
+            threads.push(spawn_with_tid(move || ch.get_request().unwrap().is_none()));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        for (_, tid) in &threads {
+            wait_until("every channel sleeps", || asleep_in_epoll(*tid));
+        }
         wake.wake().unwrap();
-        for t in threads {
+        for (t, _) in threads {
             assert!(t.join().unwrap());
         }
         let (a, _b) = socketpair(
@@ -423,8 +467,8 @@ mod tests {
         // The flag is a shortcut; the eventfd must wake a thread already asleep in poll
         // on its own.
         let (mut ch, _kernel, wake) = channel_pair(4096);
-        let t = std::thread::spawn(move || ch.wait_readable().unwrap());
-        std::thread::sleep(Duration::from_millis(50));
+        let (t, tid) = spawn_with_tid(move || ch.wait_readable().unwrap());
+        wait_until("the channel sleeps", || asleep_in_epoll(tid));
         nix::unistd::write(&wake.fd, &1u64.to_ne_bytes()).unwrap();
         assert!(t.join().unwrap());
     }
@@ -432,13 +476,19 @@ mod tests {
     #[test]
     fn channel_window_adapts_to_slow_clients() {
         let (mut ch, kernel, _wake) = channel_pair(4096);
-        ch.set_busy_poll(Duration::from_millis(2));
+        let max = Duration::from_millis(2);
+        ch.set_busy_poll(max);
+        let me = nix::unistd::gettid();
         for tag in 0..3u8 {
-            // Each request comes long after the window: polling cannot catch it.
+            // Each request comes after the channel gave up polling and then longer than
+            // the maximum window: polling could not have caught it.
             let t = std::thread::spawn({
                 let kernel = kernel.try_clone().unwrap();
                 move || {
-                    std::thread::sleep(Duration::from_millis(30));
+                    wait_until("the channel sleeps", || asleep_in_epoll(me));
+                    // It polled at most `max` before sleeping; `max` more makes the wait
+                    // longer than the maximum, however late this thread runs.
+                    std::thread::sleep(max);
                     kernel.send(&request(48, tag)).unwrap();
                 }
             });
@@ -457,9 +507,12 @@ mod tests {
         ch.set_busy_poll(Duration::from_millis(20));
         assert_eq!(ch.busy_poll(), Duration::from_millis(20));
         let slots = ch.spin_slots.clone();
-        let t = std::thread::spawn(move || {
+        let (t, tid) = spawn_with_tid(move || {
             let mut tags = Vec::new();
-            for _ in 0..2 {
+            // A window far longer than the test: the first request is caught polling.
+            // Then a 1 ms one: the channel soon gives up and sleeps.
+            for window in [Duration::from_secs(3600), Duration::from_millis(1)] {
+                ch.set_busy_poll(window);
                 let (mut r, _w) = ch.get_request().unwrap().unwrap();
                 let mut got = Vec::new();
                 r.read_to_end(&mut got).unwrap();
@@ -468,10 +521,11 @@ mod tests {
             tags
         });
         // One request while the channel polls, one after its window has run out and it
-        // sleeps: both must be served.
-        std::thread::sleep(Duration::from_millis(5));
+        // sleeps: both must be served, and a sleeping channel holds no polling slot.
+        wait_until("the channel polls", || slots.busy() == 1);
         kernel.send(&request(48, 1)).unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        wait_until("the channel sleeps", || asleep_in_epoll(tid));
+        assert_eq!(slots.busy(), 0, "a sleeping channel kept its polling slot");
         kernel.send(&request(48, 2)).unwrap();
         assert_eq!(t.join().unwrap(), vec![1, 2]);
         assert_eq!(slots.busy(), 0);
@@ -484,8 +538,7 @@ mod tests {
         ch.set_busy_poll(Duration::from_secs(3600));
         let slots = ch.spin_slots.clone();
         let t = std::thread::spawn(move || ch.get_request().unwrap().is_none());
-        std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(slots.busy(), 1, "the channel should be polling");
+        wait_until("the channel polls", || slots.busy() == 1);
         wake.wake().unwrap();
         assert!(t.join().unwrap());
         assert_eq!(slots.busy(), 0);
@@ -496,11 +549,12 @@ mod tests {
         let (mut ch, kernel, _wake) = channel_pair(4096);
         ch.set_busy_poll(Duration::from_secs(3600));
         let held = ch.spin_slots.take().expect("the only slot");
-        let t = std::thread::spawn(move || {
+        let (t, tid) = spawn_with_tid(move || {
             let got = ch.get_request().unwrap().map(|(r, _)| r.available_bytes());
             (got, ch)
         });
-        std::thread::sleep(Duration::from_millis(20));
+        // With an hour's window, a channel that polled would never get here.
+        wait_until("the channel sleeps", || asleep_in_epoll(tid));
         kernel.send(&request(48, 9)).unwrap();
         let (got, _ch) = t.join().unwrap();
         assert_eq!(got, Some(48));

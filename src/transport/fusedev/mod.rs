@@ -36,7 +36,7 @@ pub use channel::FuseChannel;
 pub use session::{FuseSession, DEFAULT_BUSY_POLL};
 pub use writer::FuseDevWriter;
 
-use crate::transport::Error;
+use crate::buffer::Error;
 
 /// Size of `struct fuse_in_header`, which starts every request the kernel sends.
 const IN_HEADER_SIZE: usize = std::mem::size_of::<crate::abi::fuse_abi::InHeader>();

@@ -7,9 +7,11 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use vm_memory::bitmap::BitmapSlice;
 use vm_memory::{ByteValued, VolatileSlice};
 
+use crate::buffer::cursor::{move_exact, IoBuffers, SliceList};
+use crate::buffer::writer::{send_reply, DevSink};
+use crate::buffer::{Error, FuseBuf, Result, Writer};
 use crate::common::FileReadWriteVolatile;
 use crate::errno::err;
-use crate::transport::{send_reply, DevSink, Error, FuseBuf, IoBuffers, Result, SliceList, Writer};
 
 /// Writes a FUSE message to a `/dev/fuse` descriptor: a reply, or a notification.
 ///
@@ -191,7 +193,7 @@ impl<'a, S: BitmapSlice> FuseDevWriter<'a, S> {
         mut src: F,
         count: usize,
     ) -> io::Result<()> {
-        crate::transport::buffers::move_exact(count, |left| self.write_from(&mut src, left))
+        move_exact(count, |left| self.write_from(&mut src, left))
     }
 
     fn check_space(&self, len: usize) -> io::Result<()> {
@@ -270,6 +272,16 @@ impl<S: BitmapSlice> io::Write for FuseDevWriter<'_, S> {
         Err(io::Error::other(
             "FuseDevWriter cannot flush: use commit() to send a buffered message",
         ))
+    }
+}
+
+/// A constructor named after a variant of fuse-backend-rs 0.14's `Writer` enum, so that
+/// `Writer::FuseDev(w)` compiles (a `Writer` here is a struct: see docs/compat.md).
+#[allow(non_snake_case)]
+impl<'a, S: BitmapSlice> Writer<'a, S> {
+    /// The writer for a `/dev/fuse` reply: the same as `Writer::from(w)`.
+    pub fn FuseDev(w: FuseDevWriter<'a, S>) -> Writer<'a, S> {
+        w.into()
     }
 }
 

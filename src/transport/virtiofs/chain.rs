@@ -28,7 +28,8 @@ use virtio_queue::DescriptorChain;
 use vm_memory::bitmap::{BitmapSlice, WithBitmapSlice};
 use vm_memory::{Address, GuestAddress, GuestMemory, GuestMemoryRegion};
 
-use crate::transport::{Error, Result, SliceList};
+use crate::buffer::cursor::SliceList;
+use crate::buffer::{Error, Result};
 
 /// Descriptors whose ranges are kept inline for the overlap check before spilling to the
 /// heap; a request chain from Linux is usually a handful of descriptors.

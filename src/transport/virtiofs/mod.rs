@@ -80,8 +80,9 @@ use virtio_queue::DescriptorChain;
 use vm_memory::bitmap::{BitmapSlice, WithBitmapSlice};
 use vm_memory::{ByteValued, GuestMemory, GuestMemoryRegion};
 
+use crate::buffer::cursor::move_exact;
+use crate::buffer::{Reader, Result, Writer};
 use crate::common::FileReadWriteVolatile;
-use crate::transport::{Reader, Result, Writer};
 
 mod chain;
 mod pairing;
@@ -221,7 +222,7 @@ impl<'a, S: BitmapSlice> VirtioFsWriter<'a, S> {
         mut src: F,
         count: usize,
     ) -> io::Result<()> {
-        crate::transport::buffers::move_exact(count, |left| self.write_from(&mut src, left))
+        move_exact(count, |left| self.write_from(&mut src, left))
     }
 
     /// Space left in the reply area.
@@ -263,6 +264,16 @@ impl<S: BitmapSlice> io::Write for VirtioFsWriter<'_, S> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A constructor named after a variant of fuse-backend-rs 0.14's `Writer` enum, so that
+/// `Writer::VirtioFs(w)` compiles (a `Writer` here is a struct: see docs/compat.md).
+#[allow(non_snake_case)]
+impl<'a, S: BitmapSlice> Writer<'a, S> {
+    /// The writer for a virtio-fs reply: the same as `Writer::from(w)`.
+    pub fn VirtioFs(w: VirtioFsWriter<'a, S>) -> Writer<'a, S> {
+        w.into()
     }
 }
 

@@ -25,7 +25,7 @@
 use std::cell::RefCell;
 
 use super::chain::{invalid_chain, overlaps, Range, Ranges};
-use crate::transport::Result;
+use crate::buffer::Result;
 
 /// Unpaired walks remembered per thread; the oldest is dropped beyond this.
 const MAX_UNPAIRED: usize = 8;

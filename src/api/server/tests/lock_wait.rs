@@ -8,7 +8,7 @@ use vm_memory::VolatileSlice;
 
 use super::*;
 use crate::api::filesystem::{Context, FileLock, LockWaiter};
-use crate::transport::ReplySink;
+use crate::buffer::ReplySink;
 
 /// Keeps every SETLKW waiting until the test completes it.
 #[derive(Default)]

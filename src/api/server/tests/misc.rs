@@ -125,7 +125,14 @@ fn notify_reply_gets_no_reply() {
     let (res, reply) = run(&s, &r);
     assert_eq!(res.unwrap(), 0);
     assert!(reply.is_empty());
-    assert_eq!(s.fs().calls(), [Call::NotifyReply, Call::NotifyReply]);
+    let call = Call::NotifyRetrieveReply {
+        cookie: UNIQUE,
+        ino: 50,
+        offset: 4096,
+        size: 4,
+        data: b"data".to_vec(),
+    };
+    assert_eq!(s.fs().calls(), [call.clone(), call]);
 }
 
 #[test]

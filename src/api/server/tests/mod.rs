@@ -27,7 +27,7 @@ use crate::abi::fuse_abi::{
 use crate::abi::virtio_fs::{RemovemappingIn, RemovemappingOne, SetupmappingIn};
 use crate::api::filesystem::FileSystem;
 use crate::api::server::testing::{init_request, Reply, RequestBuilder};
-use crate::transport::{FsCacheReqHandler, FuseBuf, Reader, Writer};
+use crate::buffer::{FsCacheReqHandler, FuseBuf, Reader, Writer};
 
 mod defaults;
 mod dir;
@@ -38,6 +38,8 @@ mod lock_wait;
 mod malformed;
 mod misc;
 mod notify;
+#[cfg(feature = "persist")]
+mod persist;
 mod recfs;
 mod xattr;
 
@@ -241,7 +243,9 @@ pub(super) fn sample_request(op: Opcode) -> Vec<u8> {
         }),
         Opcode::Getattr => b.arg(GetattrIn::default()),
         Opcode::Setattr => b.arg(SetattrIn::default()),
-        Opcode::Readlink | Opcode::Statfs | Opcode::Destroy | Opcode::NotifyReply => b,
+        Opcode::Readlink | Opcode::Statfs | Opcode::Destroy => b,
+        // fuse_notify_retrieve_in (offset 0, size 4) and the 4 bytes.
+        Opcode::NotifyReply => b.arg([0u64, 0, 4, 0, 0]).bytes(b"data"),
         Opcode::Symlink => b.name("n").name("target"),
         Opcode::Mknod => b.arg(MknodIn::default()).name("n"),
         Opcode::Mkdir => b.arg(MkdirIn::default()).name("n"),

@@ -1,7 +1,7 @@
 //! Notifications: unique 0, the notify code in `error`, then the body.
 
 use super::*;
-use crate::abi::fuse_abi::NotifyOpcode;
+use crate::abi::fuse_abi::{NotifyOpcode, NotifyRetrieveIn};
 
 /// Runs `f` with a writer over a Vec-backed buffer and returns what it wrote.
 fn capture(f: impl FnOnce(Writer<'_, ()>) -> crate::Result<usize>) -> Vec<u8> {
@@ -167,4 +167,166 @@ fn prune_refuses_more_ids_than_one_message_carries() {
     let w = Writer::from_volatile_slices([FuseBuf::new(&mut buf).into_volatile_slice()]);
     let err = s.notify_prune(w, &ids).unwrap_err();
     assert!(matches!(err, crate::Error::EncodeMessage(_)), "{err:?}");
+}
+
+/// The kernel's FUSE_NOTIFY_REPLY answering a retrieve sent with `cookie`: the header's
+/// `unique` is the cookie, `fuse_notify_retrieve_in` says `size` bytes at `offset`, then
+/// `data` follows.
+fn retrieve_reply(cookie: u64, nodeid: u64, offset: u64, size: u32, data: &[u8]) -> Vec<u8> {
+    RequestBuilder::new(Opcode::NotifyReply, nodeid)
+        .unique(cookie)
+        .arg(NotifyRetrieveIn {
+            offset,
+            size,
+            ..Default::default()
+        })
+        .bytes(data)
+        .build()
+}
+
+#[test]
+fn retrieve_reply_hands_cookie_node_offset_and_data_to_the_fs() {
+    let s = server();
+    let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let (res, reply) = run(&s, &retrieve_reply(0x77, 9, 8192, 5000, &data));
+    assert_eq!(res.unwrap(), 0);
+    assert!(reply.is_empty(), "NOTIFY_REPLY got a reply");
+    let want = Call::NotifyRetrieveReply {
+        cookie: 0x77,
+        ino: 9,
+        offset: 8192,
+        size: 5000,
+        data,
+    };
+    assert_eq!(s.fs().calls(), [want]);
+}
+
+#[test]
+fn retrieve_reply_data_over_several_slices() {
+    // A virtio-fs request may come in several descriptors; the data is read across them.
+    let s = server();
+    let mut req = retrieve_reply(5, 3, 0, 6, b"abcdef");
+    let (head, tail) = req.split_at_mut(40 + 40 + 2);
+    let r = Reader::<()>::from_volatile_slices([
+        FuseBuf::new(head).into_volatile_slice(),
+        FuseBuf::new(tail).into_volatile_slice(),
+    ]);
+    let mut out = vec![0u8; 64];
+    let w = Writer::from_volatile_slices([FuseBuf::new(&mut out).into_volatile_slice()]);
+    assert_eq!(s.handle_message(r, w, None, None).unwrap(), 0);
+    let want = Call::NotifyRetrieveReply {
+        cookie: 5,
+        ino: 3,
+        offset: 0,
+        size: 6,
+        data: b"abcdef".to_vec(),
+    };
+    assert_eq!(s.fs().calls(), [want]);
+}
+
+#[test]
+fn retrieve_reply_with_a_driver_error_gets_no_reply() {
+    let s = server();
+    s.fs().set(|c| c.errno = Some(libc::EIO));
+    let (res, reply) = run(&s, &retrieve_reply(1, 2, 0, 3, b"xyz"));
+    assert_eq!(res.unwrap(), 0);
+    assert!(reply.is_empty());
+}
+
+#[test]
+fn malformed_retrieve_reply_is_refused_unanswered() {
+    let s = server();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        // The length lies: 4096 bytes announced, 4 present.
+        (
+            "size beyond the data",
+            retrieve_reply(1, 2, 0, 4096, b"data"),
+        ),
+        // More data than announced.
+        ("size below the data", retrieve_reply(1, 2, 0, 2, b"data")),
+        // u32::MAX announced with nothing behind it.
+        ("size u32::MAX", retrieve_reply(1, 2, 0, u32::MAX, b"")),
+        // offset + size beyond off_t.
+        (
+            "offset past off_t",
+            retrieve_reply(1, 2, i64::MAX as u64, 4, b"data"),
+        ),
+        // Not even the whole fuse_notify_retrieve_in.
+        (
+            "short argument",
+            req(Opcode::NotifyReply, 2).bytes(&[0; 20]).build(),
+        ),
+        // The header's len says more than is present.
+        (
+            "header len lies",
+            req(Opcode::NotifyReply, 2)
+                .arg(NotifyRetrieveIn {
+                    size: 4,
+                    ..Default::default()
+                })
+                .bytes(b"data")
+                .len(4096)
+                .build(),
+        ),
+    ];
+    for (what, r) in cases {
+        let (res, reply) = run(&s, &r);
+        assert!(res.is_err(), "{what}: {res:?}");
+        assert!(reply.is_empty(), "{what}: got a reply");
+    }
+    assert_eq!(s.fs().calls(), []);
+}
+
+#[test]
+fn retrieve_reply_larger_than_max_write_is_refused() {
+    // The kernel sends at most max_write bytes; more is refused before any driver sees it.
+    let s = Server::new(RecFs::new(FsOptions::empty())).with_max_write(4096);
+    let (res, _) = run(&s, &init_request(45, FsOptions::ASYNC_READ.bits()));
+    res.unwrap();
+    s.fs().take_calls();
+    let data = vec![1u8; 4097];
+    let (res, reply) = run(&s, &retrieve_reply(1, 2, 0, 4097, &data));
+    let err = res.unwrap_err();
+    assert!(matches!(err, crate::Error::InvalidMessage(_)), "{err:?}");
+    assert!(reply.is_empty());
+    let (res, _) = run(&s, &retrieve_reply(1, 2, 0, 4096, &data[..4096]));
+    assert_eq!(res.unwrap(), 0);
+    assert_eq!(s.fs().calls().len(), 1);
+}
+
+/// A filesystem written for fuse-backend-rs 0.14: it knows only `notify_reply`.
+#[derive(Default)]
+struct OldStyle {
+    replies: std::sync::atomic::AtomicUsize,
+}
+
+impl FileSystem for OldStyle {
+    type Inode = u64;
+    type Handle = u64;
+
+    fn init(&self, _capable: FsOptions) -> std::io::Result<FsOptions> {
+        Ok(FsOptions::empty())
+    }
+
+    fn notify_reply(&self) -> std::io::Result<()> {
+        self.replies
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_filesystem_with_only_notify_reply_is_still_called() {
+    let s = Server::new(OldStyle::default());
+    let (res, _) = run(&s, &init_request(45, 0));
+    res.unwrap();
+    let (res, reply) = run(&s, &retrieve_reply(1, 2, 0, 4, b"data"));
+    assert_eq!(res.unwrap(), 0);
+    assert!(reply.is_empty());
+    assert_eq!(s.fs().replies.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Through an Arc as well (the forwarding impl).
+    let s = Server::new(std::sync::Arc::new(OldStyle::default()));
+    run(&s, &init_request(45, 0)).0.unwrap();
+    run(&s, &retrieve_reply(1, 2, 0, 4, b"data")).0.unwrap();
+    assert_eq!(s.fs().replies.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

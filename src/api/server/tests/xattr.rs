@@ -156,6 +156,24 @@ fn getxattr_value_too_big_is_erange() {
 }
 
 #[test]
+fn getxattr_and_listxattr_buffer_over_the_limit() {
+    let s = server();
+    for (op, size) in [(Opcode::Getxattr, 65537u32), (Opcode::Listxattr, 65537)] {
+        let b = req(op, 31).arg(GetxattrIn { size, padding: 0 });
+        let b = if op == Opcode::Getxattr {
+            b.name("user.key")
+        } else {
+            b
+        };
+        let (res, reply) = run(&s, &b.build());
+        let err = assert_rejected(res, &reply, UNIQUE, libc::E2BIG);
+        // Not InvalidXattrSize: that names a SETXATTR value whose size is wrong.
+        assert!(matches!(err, Error::InvalidMessage(_)), "{op:?}: {err:?}");
+    }
+    assert!(s.fs().calls().is_empty());
+}
+
+#[test]
 fn getxattr_size_zero_with_value_from_driver_replies_count() {
     // A driver that answers a size query with the value itself: the kernel expects a
     // fuse_getxattr_out, so the server turns the value into its length.

@@ -12,8 +12,8 @@ use crate::api::filesystem::{
     Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
     LockWaiter, SetxattrFlags, ZeroCopyReader, ZeroCopyWriter,
 };
+use crate::buffer::FsCacheReqHandler;
 use crate::errno::err;
-use crate::transport::FsCacheReqHandler;
 
 /// Routes `$ino` to its backend; `$pseudo` answers for pseudo directories.
 macro_rules! route {
@@ -596,6 +596,27 @@ impl FileSystem for Vfs {
             self,
             inode,
             |m, i| m.fs.poll(ctx, i, handle, khandle, flags, events),
+            Err(err(libc::ENOSYS))
+        )
+    }
+
+    /// Routed by inode: the backend that owns `inode` asked for the data. A pseudo-fs
+    /// directory has no page cache to retrieve.
+    fn notify_retrieve_reply(
+        &self,
+        ctx: &Context,
+        cookie: u64,
+        inode: u64,
+        offset: u64,
+        size: u32,
+        data: &mut dyn ZeroCopyReader,
+    ) -> io::Result<()> {
+        route!(
+            self,
+            inode,
+            |m, i| m
+                .fs
+                .notify_retrieve_reply(ctx, cookie, i, offset, size, data),
             Err(err(libc::ENOSYS))
         )
     }

@@ -5,8 +5,8 @@ use std::os::fd::RawFd;
 
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::api::filesystem::{ZeroCopyReader, ZeroCopyWriter};
+use crate::buffer::FsCacheReqHandler;
 use crate::common::FileReadWriteVolatile;
-use crate::transport::FsCacheReqHandler;
 
 /// READ reply space that takes nothing.
 pub(super) struct NullWriter;

@@ -17,7 +17,7 @@ use crate::api::filesystem::{
     Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
     ZeroCopyReader, ZeroCopyWriter,
 };
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 mod dummies;
 mod mapping;
@@ -598,6 +598,20 @@ impl FileSystem for FakeFs {
             result: 0,
             data: data.to_vec(),
         })
+    }
+
+    /// Records the cookie as the handle, so routing tests see that it comes through.
+    fn notify_retrieve_reply(
+        &self,
+        _ctx: &Context,
+        cookie: u64,
+        inode: u64,
+        _offset: u64,
+        _size: u32,
+        _data: &mut dyn ZeroCopyReader,
+    ) -> io::Result<()> {
+        self.rec(call_fh("notify_retrieve_reply", inode, cookie));
+        Ok(())
     }
 
     fn poll(

@@ -104,19 +104,46 @@ fn restore_mount_without_a_saved_state_mounts_at_that_index() {
 fn bad_bytes_are_an_error_not_a_panic() {
     let (old, _, _) = populated();
     let good = old.save_to_bytes().unwrap();
-    // Every truncation, and every single-byte corruption, fails or restores cleanly.
+    let pristine = Vfs::default().save_to_bytes().unwrap();
+    // Every truncation fails, and leaves the Vfs as it was.
     for len in 0..good.len() {
         let mut b = good[..len].to_vec();
-        let r = Vfs::default().restore_from_bytes(&mut b);
+        let v = Vfs::default();
+        let r = v.restore_from_bytes(&mut b);
         assert!(matches!(r, Err(VfsError::Persist(_))), "len {len}");
+        assert_eq!(v.save_to_bytes().unwrap(), pristine, "len {len}: changed");
     }
+    // Every single-byte corruption fails with nothing changed: the envelope's magic,
+    // version, length and CRC-32 cover every byte.
+    let (mut refused, mut restored) = (0, 0);
     for i in 0..good.len() {
         for x in [0x01u8, 0x80, 0xff] {
             let mut b = good.clone();
             b[i] ^= x;
-            let _ = Vfs::default().restore_from_bytes(&mut b);
+            let what = format!("byte {i} ^ {x:#04x}");
+            let v = Vfs::default();
+            match v.restore_from_bytes(&mut b) {
+                Err(VfsError::Persist(_)) => {
+                    refused += 1;
+                    assert_eq!(v.save_to_bytes().unwrap(), pristine, "{what}: changed");
+                }
+                Err(e) => panic!("{what}: not a persist error: {e:?}"),
+                Ok(()) => {
+                    restored += 1;
+                    let once = v.save_to_bytes().unwrap();
+                    let w = Vfs::default();
+                    w.restore_from_bytes(&mut once.clone())
+                        .unwrap_or_else(|e| panic!("{what}: its own save refused: {e:?}"));
+                    assert_eq!(w.save_to_bytes().unwrap(), once, "{what}: not stable");
+                }
+            }
         }
     }
+    assert_eq!(
+        (refused, restored),
+        (good.len() * 3, 0),
+        "every corruption must be refused"
+    );
     let mut extra = good.clone();
     extra.push(0);
     assert!(Vfs::default().restore_from_bytes(&mut extra).is_err());

@@ -158,6 +158,10 @@ fn single_inode_ops() -> Vec<(&'static str, bool, Op)> {
             v.removemapping(&ctx(), i, vec![one], &mut NoDax)
         }),
         op("syncfs", false, |v, i, _| v.syncfs(&ctx(), i)),
+        // The cookie goes where the handle would (the fake records it as one).
+        op("notify_retrieve_reply", true, |v, i, h| {
+            v.notify_retrieve_reply(&ctx(), h, i, 0, 0, &mut EmptyReader)
+        }),
         op("tmpfile", false, |v, i, _| {
             v.tmpfile(&ctx(), i, CreateIn::default()).map(drop)
         }),

@@ -16,7 +16,7 @@ use crate::api::filesystem::{
     Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, IoctlReply, ListxattrReply,
     ZeroCopyReader, ZeroCopyWriter,
 };
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 type AttrResult = io::Result<(libc::stat64, Duration)>;
 type OpenResult = io::Result<(Option<u64>, OpenOptions, Option<u32>)>;
@@ -553,6 +553,29 @@ impl FileSystem for RecFs {
 
     fn notify_reply(&self) -> io::Result<()> {
         self.rec(&Context::default(), Call::NotifyReply)
+    }
+
+    fn notify_retrieve_reply(
+        &self,
+        ctx: &Context,
+        cookie: u64,
+        ino: u64,
+        offset: u64,
+        size: u32,
+        r: &mut dyn ZeroCopyReader,
+    ) -> io::Result<()> {
+        // Half through the zero-copy path, the rest through `io::Read`, as WRITE does.
+        let mut data = Vec::new();
+        r.read_exact_to(&mut MemFile(&mut data), size as usize / 2, 0)?;
+        r.read_to_end(&mut data)?;
+        let call = Call::NotifyRetrieveReply {
+            cookie,
+            ino,
+            offset,
+            size,
+            data,
+        };
+        self.rec(ctx, call)
     }
 
     fn fallocate(

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use crate::abi::fuse_abi::{CreateIn, FsOptions};
 use crate::abi::virtio_fs::RemovemappingOne;
 use crate::api::filesystem::{Context, DirEntry, Entry, FileLock, IoctlReply};
-use crate::transport::FsCacheReqHandler;
+use crate::buffer::FsCacheReqHandler;
 
 mod fixtures;
 mod fs;
@@ -212,6 +212,13 @@ pub(crate) enum Call {
         events: u32,
     },
     NotifyReply,
+    NotifyRetrieveReply {
+        cookie: u64,
+        ino: u64,
+        offset: u64,
+        size: u32,
+        data: Vec<u8>,
+    },
     Fallocate {
         ino: u64,
         fh: u64,
