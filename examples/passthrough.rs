@@ -12,6 +12,10 @@
 //! SOURCE is mounted at `/` of a [`Vfs`] and each DIR at PATH (`--attach /data=/srv/data`
 //! shows `/srv/data` at `MOUNTPOINT/data`). PATH is absolute, without `.`, `..` or empty
 //! components; directories leading to it that SOURCE lacks are made up (read-only).
+//!
+//! `--max-inodes N` (without `--attach`) bounds the inodes the daemon holds: a thread
+//! asks the kernel to forget the oldest ones beyond N (FUSE_NOTIFY_PRUNE, Linux 6.18+);
+//! the kernel forgets those nothing uses.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -94,6 +98,48 @@ struct Cli {
     /// Also serve host directory DIR at PATH inside the mount (repeatable).
     #[arg(long, value_name = "/PATH=DIR")]
     attach: Vec<String>,
+    /// Ask the kernel to forget the oldest inodes beyond N (NOTIFY_PRUNE; not with
+    /// --attach).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_inodes: Option<u64>,
+}
+
+/// Every 20 ms, sends the inodes beyond the bound to the kernel for pruning, until the
+/// device goes away or the kernel refuses the notification.
+fn start_pruner(
+    server: Arc<Server<PassthroughFs<()>>>,
+    session: &FuseSession,
+) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let file = session
+        .clone_fuse_file()
+        .map_err(|e| format!("--max-inodes: {e}"))?;
+    std::thread::Builder::new()
+        .name("prune".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 + 8 * Server::<PassthroughFs<()>>::MAX_PRUNE_IDS];
+            loop {
+                let ids = server
+                    .fs()
+                    .prune_candidates(Server::<PassthroughFs<()>>::MAX_PRUNE_IDS);
+                if ids.is_empty() {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                let sent = fuse_backend_rs::transport::FuseDevWriter::<()>::new(
+                    file.as_raw_fd(),
+                    &mut buf,
+                )
+                .map_err(|e| e.to_string())
+                .and_then(|w| server.notify_prune(w, &ids).map_err(|e| e.to_string()));
+                if let Err(e) = sent {
+                    log::warn!("stopping inode pruning: {e}");
+                    return;
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("--max-inodes: {e}"))
 }
 
 /// Parses one `--attach /PATH=DIR`: the mount path and the canonical directory.
@@ -190,6 +236,9 @@ fn main() -> ExitCode {
         }
     }
 
+    if cli.max_inodes.is_some() && !attached.is_empty() {
+        return fail("--max-inodes cannot be used with --attach");
+    }
     let cache_policy = match cli.cache {
         Cache::Never => CachePolicy::Never,
         Cache::Metadata => CachePolicy::Metadata,
@@ -212,6 +261,7 @@ fn main() -> ExitCode {
         },
         attr_timeout,
         entry_timeout,
+        max_inodes: cli.max_inodes.map(|n| n as usize),
         ..Default::default()
     };
     let new_fs = |dir: &Path| {
@@ -258,7 +308,15 @@ fn main() -> ExitCode {
     log::info!("serving {} at {}", source.display(), mountpoint.display());
     let threads = cli.threads as usize;
     let served = match what {
-        Served::Plain(fs) => daemon::serve(Arc::new(Server::new(*fs)), session, threads),
+        Served::Plain(fs) => {
+            let server = Arc::new(Server::new(*fs));
+            if cli.max_inodes.is_some() {
+                if let Err(e) = start_pruner(server.clone(), &session) {
+                    return fail(e);
+                }
+            }
+            daemon::serve(server, session, threads)
+        }
         Served::Union(vfs) => {
             for (path, dir) in &attached {
                 let at = mountpoint.join(path.trim_start_matches('/'));

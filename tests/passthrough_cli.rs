@@ -109,6 +109,21 @@ fn bad_command_lines_exit_2_with_one_line() {
             ],
             "--attach of a missing directory",
         ),
+        (
+            vec!["--max-inodes".into(), "0".into(), s(&d.src), s(&d.mnt)],
+            "zero --max-inodes",
+        ),
+        (
+            vec![
+                "--max-inodes".into(),
+                "10".into(),
+                "--attach".into(),
+                format!("/x={}", s(&d.extra)),
+                s(&d.src),
+                s(&d.mnt),
+            ],
+            "--max-inodes with --attach",
+        ),
     ];
     assert_refused(&bin, &cases, &["passthrough: "], &d.mnt);
 }

@@ -108,6 +108,14 @@ pub struct Config {
     /// lowers it to half the process's soft `RLIMIT_NOFILE` when that is smaller, so the
     /// cache alone never exhausts the descriptors.
     pub inode_fd_cache_size: usize,
+    /// Bound on the inodes the kernel holds through this driver (the root aside), or
+    /// `None` (the default) for no bound. Beyond it the driver offers the oldest inodes
+    /// for pruning through [`PassthroughFs::prune_candidates`](super::PassthroughFs::prune_candidates);
+    /// the transport's owner sends them to the kernel with
+    /// [`Server::notify_prune`](crate::api::server::Server::notify_prune) (FUSE 7.45),
+    /// and the kernel FORGETs those it does not use. So the driver's memory stays near
+    /// the bound, but only as far as the kernel honours the requests.
+    pub max_inodes: Option<usize>,
 }
 
 impl Default for Config {
@@ -133,6 +141,7 @@ impl Default for Config {
             use_host_ino: false,
             allow_direct_io: false,
             inode_fd_cache_size: 4096,
+            max_inodes: None,
         }
     }
 }

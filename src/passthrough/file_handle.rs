@@ -17,24 +17,72 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::sys;
 
 /// A file handle as returned by `name_to_handle_at`, with the mount it belongs to.
+///
+/// One is kept per inode the client knows, so the common case is stored inline: ext4
+/// and XFS hand out 8-byte handles (`FILEID_INO32_GEN`). Others (btrfs, tmpfs, overlay)
+/// take one exactly-sized allocation instead of a `MAX_HANDLE_SZ` buffer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct FileHandle {
-    /// The mount ID reported with the handle; selects the descriptor passed as `mount_fd`.
-    pub mnt_id: u64,
+pub(crate) enum FileHandle {
+    /// A handle of at most [`SMALL_HANDLE`] bytes whose type and mount ID are small.
+    Small {
+        mnt_id: u32,
+        handle_type: u8,
+        len: u8,
+        bytes: [u8; SMALL_HANDLE],
+    },
+    /// Any other handle.
+    Large(Box<LargeHandle>),
+}
+
+/// Longest handle stored inline in a [`FileHandle`].
+pub(crate) const SMALL_HANDLE: usize = 8;
+
+/// A handle that does not fit [`FileHandle::Small`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LargeHandle {
+    mnt_id: u64,
     handle_type: libc::c_int,
     bytes: Box<[u8]>,
 }
 
+const _: () = assert!(std::mem::size_of::<FileHandle>() <= 16);
+
 impl FileHandle {
+    fn new(mnt_id: u64, handle_type: libc::c_int, bytes: &[u8]) -> FileHandle {
+        match (u32::try_from(mnt_id), u8::try_from(handle_type)) {
+            (Ok(mnt_id), Ok(handle_type)) if bytes.len() <= SMALL_HANDLE => {
+                let mut buf = [0u8; SMALL_HANDLE];
+                buf[..bytes.len()].copy_from_slice(bytes);
+                FileHandle::Small {
+                    mnt_id,
+                    handle_type,
+                    len: bytes.len() as u8,
+                    bytes: buf,
+                }
+            }
+            _ => FileHandle::Large(Box::new(LargeHandle {
+                mnt_id,
+                handle_type,
+                bytes: bytes.into(),
+            })),
+        }
+    }
+
+    /// The mount ID reported with the handle; selects the descriptor passed as `mount_fd`.
+    pub fn mnt_id(&self) -> u64 {
+        match self {
+            FileHandle::Small { mnt_id, .. } => u64::from(*mnt_id),
+            FileHandle::Large(h) => h.mnt_id,
+        }
+    }
+
     /// The handle of the file `fd` refers to (an `O_PATH` descriptor is fine). `Ok(None)`
     /// when its filesystem cannot produce handles.
     pub fn from_fd(fd: BorrowedFd<'_>) -> io::Result<Option<FileHandle>> {
         match sys::name_to_handle_at(fd, c"", libc::AT_EMPTY_PATH) {
-            Ok((handle_type, bytes, mnt_id)) => Ok(Some(FileHandle {
-                mnt_id: mnt_id as u64,
-                handle_type,
-                bytes: bytes.into_boxed_slice(),
-            })),
+            Ok((handle_type, bytes, mnt_id)) => {
+                Ok(Some(FileHandle::new(mnt_id as u64, handle_type, &bytes)))
+            }
             Err(e)
                 if matches!(
                     e.raw_os_error(),
@@ -50,7 +98,22 @@ impl FileHandle {
     /// Opens the file with `flags` (`O_CLOEXEC` is added); `mount_fd` is any descriptor on
     /// the same filesystem.
     pub fn open(&self, mount_fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<OwnedFd> {
-        sys::open_by_handle_at(mount_fd, self.handle_type, &self.bytes, flags)
+        match self {
+            FileHandle::Small {
+                handle_type,
+                len,
+                bytes,
+                ..
+            } => sys::open_by_handle_at(
+                mount_fd,
+                libc::c_int::from(*handle_type),
+                &bytes[..usize::from(*len)],
+                flags,
+            ),
+            FileHandle::Large(h) => {
+                sys::open_by_handle_at(mount_fd, h.handle_type, &h.bytes, flags)
+            }
+        }
     }
 }
 
@@ -58,7 +121,15 @@ impl FileHandle {
 impl FileHandle {
     /// The handle's type and bytes, for saving it.
     pub fn parts(&self) -> (libc::c_int, &[u8]) {
-        (self.handle_type, &self.bytes)
+        match self {
+            FileHandle::Small {
+                handle_type,
+                len,
+                bytes,
+                ..
+            } => (libc::c_int::from(*handle_type), &bytes[..usize::from(*len)]),
+            FileHandle::Large(h) => (h.handle_type, &h.bytes),
+        }
     }
 
     /// A saved handle; `None` when it is empty or longer than `MAX_HANDLE_SZ`.
@@ -66,11 +137,7 @@ impl FileHandle {
         if bytes.is_empty() || bytes.len() > libc::MAX_HANDLE_SZ as usize {
             return None;
         }
-        Some(FileHandle {
-            mnt_id,
-            handle_type,
-            bytes: bytes.into(),
-        })
+        Some(FileHandle::new(mnt_id, handle_type, bytes))
     }
 }
 
@@ -296,5 +363,43 @@ mod tests {
         let a = sys::fstat64(fd.as_fd()).unwrap();
         let b = sys::fstat64(fd2.as_fd()).unwrap();
         assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
+    }
+
+    #[test]
+    fn small_handles_are_inline_and_others_exact() {
+        let small = FileHandle::new(3, 1, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(matches!(small, FileHandle::Small { len: 8, .. }));
+        assert_eq!(small.mnt_id(), 3);
+        let short = FileHandle::new(3, 1, &[1, 2]);
+        assert_ne!(short, FileHandle::new(3, 1, &[1, 2, 0]));
+        let long = FileHandle::new(3, 1, &[9; 20]);
+        let FileHandle::Large(h) = &long else {
+            panic!("a 20-byte handle is not inline")
+        };
+        assert_eq!(h.bytes.len(), 20);
+        // Values that do not fit the inline form are kept whole.
+        let big_mnt = FileHandle::new(1 << 40, 1, &[1]);
+        assert_eq!(big_mnt.mnt_id(), 1 << 40);
+        assert!(matches!(
+            FileHandle::new(1, 0x1_0001, &[1]),
+            FileHandle::Large(_)
+        ));
+    }
+
+    #[test]
+    fn handle_of_a_tmpfs_file_opens() {
+        // tmpfs hands out 12-byte handles: the out-of-line form, on a real filesystem.
+        let Ok(dir) = vmm_sys_util::tempdir::TempDir::new_with_prefix("/dev/shm/fh-") else {
+            return;
+        };
+        let p = std::ffi::CString::new(dir.as_path().to_str().unwrap()).unwrap();
+        let fd = sys::open(&p, libc::O_PATH).unwrap();
+        if let Some(h) = FileHandle::from_fd(fd.as_fd()).unwrap() {
+            let mount_fd = sys::open(&p, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+            let fd2 = h.open(mount_fd.as_fd(), libc::O_PATH).unwrap();
+            let a = sys::fstat64(fd.as_fd()).unwrap();
+            let b = sys::fstat64(fd2.as_fd()).unwrap();
+            assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
+        }
     }
 }

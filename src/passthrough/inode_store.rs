@@ -11,26 +11,49 @@
 //! that the count is still 0, so a lookup that revives an inode at count 0 always wins
 //! against a concurrent FORGET.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::file_handle::FileHandle;
 use crate::abi::fuse_abi::ROOT_ID;
 use crate::errno::err;
 
 /// Host identity of an inode: inode number, device and (with `enable_mntid`) mount ID.
+///
+/// Kept in 16 bytes, a million of them sit in the inode table: Linux device numbers are
+/// 32 bits (12 major, 20 minor; `st_dev` never exceeds `u32`) and so are the mount IDs of
+/// `STATX_MNT_ID` and `name_to_handle_at` (an `int` in the kernel).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub(crate) struct InodeId {
     /// Host inode number.
     pub ino: u64,
     /// Host device.
-    pub dev: u64,
+    pub dev: u32,
     /// Host mount ID, or 0 when mount IDs are not compared.
-    pub mnt: u64,
+    pub mnt: u32,
+}
+
+impl InodeId {
+    /// The identity of host inode `ino` on device `dev` in mount `mnt` (see the type's
+    /// docs for why the narrowing keeps every value Linux reports).
+    pub fn new(ino: u64, dev: u64, mnt: u64) -> InodeId {
+        InodeId {
+            ino,
+            dev: narrow(dev),
+            mnt: narrow(mnt),
+        }
+    }
+}
+
+/// `v` as a `u32`; a value Linux never reports folds its high half in rather than being
+/// cut off, so that two such values still differ unless they collide after folding.
+fn narrow(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or((v ^ (v >> 32)) as u32)
 }
 
 /// How an inode is reopened.
@@ -48,23 +71,29 @@ pub(crate) enum InodeHandle {
 
 /// One inode known to the client: its node ID, generation, host identity and the way
 /// the driver reaches the file. The fields are the driver's own.
+///
+/// Memory: one of these (in an `Arc`) per inode the kernel holds, so it is kept small:
+/// 56 bytes with a file handle of up to 8 bytes stored inline (ext4, XFS), 80 bytes per
+/// allocation with the `Arc` counts and malloc's header.
 pub struct InodeData {
     /// The FUSE node ID.
     pub(crate) inode: u64,
-    /// Generation sent with the node ID; differs when a host inode number is reused.
-    pub(crate) generation: u64,
     /// Host identity.
     pub(crate) id: InodeId,
-    /// `st_mode & S_IFMT`; a file's type never changes.
-    pub(crate) file_type: u32,
+    refcount: AtomicU64,
     /// How to reach the file.
     pub(crate) handle: InodeHandle,
-    /// For an inode kept as a file handle whose file the host deleted while the client
-    /// knew it: a descriptor of the file, which can no longer be reopened by handle
-    /// (ESTALE). Set at most once; closed with the inode.
-    pinned: OnceLock<Arc<OwnedFd>>,
-    refcount: AtomicU64,
+    /// Generation sent with the node ID; differs when a host inode number is reused.
+    /// 32 bits, as the kernel's own file handles carry it (`fuse_encode_fh`).
+    generation: u32,
+    /// `(st_mode & S_IFMT) >> 12`; a file's type never changes.
+    file_type: u8,
+    /// Whether the driver pinned a descriptor of this inode's file, deleted on the host
+    /// while the client knew it (kept by the driver, keyed by node ID and generation).
+    pinned: AtomicBool,
 }
+
+const _: () = assert!(std::mem::size_of::<InodeData>() <= 56);
 
 impl std::fmt::Debug for InodeData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,37 +102,113 @@ impl std::fmt::Debug for InodeData {
             .field("generation", &self.generation)
             .field("dev", &self.id.dev)
             .field("ino", &self.id.ino)
-            .field("file_type", &self.file_type)
+            .field("file_type", &self.file_type())
             .finish_non_exhaustive()
     }
 }
 
 impl InodeData {
+    fn new(
+        inode: u64,
+        generation: u32,
+        id: InodeId,
+        file_type: u32,
+        handle: InodeHandle,
+        refs: u64,
+    ) -> InodeData {
+        InodeData {
+            inode,
+            id,
+            refcount: AtomicU64::new(refs),
+            handle,
+            generation,
+            file_type: ((file_type & libc::S_IFMT) >> 12) as u8,
+            pinned: AtomicBool::new(false),
+        }
+    }
+
+    /// The generation sent with the node ID.
+    pub(crate) fn generation(&self) -> u64 {
+        u64::from(self.generation)
+    }
+
+    /// `st_mode & S_IFMT`.
+    pub(crate) fn file_type(&self) -> u32 {
+        u32::from(self.file_type) << 12
+    }
+
     /// Whether this is a directory.
     pub(crate) fn is_dir(&self) -> bool {
-        self.file_type == libc::S_IFDIR
+        self.file_type() == libc::S_IFDIR
     }
 
     /// Whether this is a regular file.
     pub(crate) fn is_reg(&self) -> bool {
-        self.file_type == libc::S_IFREG
+        self.file_type() == libc::S_IFREG
     }
 
-    /// Keeps `fd` as the way to reach this inode's file, deleted on the host (a second
-    /// call changes nothing: it is the same file).
-    pub(crate) fn pin(&self, fd: Arc<OwnedFd>) {
-        let _ = self.pinned.set(fd);
+    /// Records that the driver keeps a descriptor of this inode's deleted file; returns
+    /// false when that was already so.
+    pub(crate) fn mark_pinned(&self) -> bool {
+        !self.pinned.swap(true, Ordering::AcqRel)
     }
 
-    /// The descriptor given to [`pin`](InodeData::pin).
-    pub(crate) fn pinned(&self) -> Option<&Arc<OwnedFd>> {
-        self.pinned.get()
+    /// Whether [`mark_pinned`](InodeData::mark_pinned) was called.
+    pub(crate) fn is_pinned(&self) -> bool {
+        self.pinned.load(Ordering::Acquire)
     }
 
     /// The current lookup count.
     #[cfg(test)]
     pub(crate) fn refcount(&self) -> u64 {
         self.refcount.load(Ordering::Acquire)
+    }
+}
+
+/// An inode in a by-node-ID shard: hashed and compared by node ID, so the set holds
+/// just the `Arc` (8 bytes a bucket instead of a key and a value).
+struct ByNode(Arc<InodeData>);
+
+impl Hash for ByNode {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.inode.hash(state)
+    }
+}
+
+impl PartialEq for ByNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.inode == other.0.inode
+    }
+}
+
+impl Eq for ByNode {}
+
+impl Borrow<u64> for ByNode {
+    fn borrow(&self) -> &u64 {
+        &self.0.inode
+    }
+}
+
+/// An inode in a by-host-identity shard, hashed and compared by [`InodeId`].
+struct ByHost(Arc<InodeData>);
+
+impl Hash for ByHost {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state)
+    }
+}
+
+impl PartialEq for ByHost {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for ByHost {}
+
+impl Borrow<InodeId> for ByHost {
+    fn borrow(&self) -> &InodeId {
+        &self.0.id
     }
 }
 
@@ -128,18 +233,18 @@ impl<T> Shard<T> {
     }
 }
 
-/// The two indices, each split into [`SHARDS`] shards with a lock of their own: node ID
-/// to inode (sharded by node ID) and host identity to node ID (sharded by a hash of the
-/// identity).
+/// The two indices, each split into [`SHARDS`] shards with a lock of their own: inodes
+/// by node ID (sharded by node ID) and inodes by host identity (sharded by a hash of the
+/// identity). Both are sets of the inode's `Arc`.
 struct Maps {
     by_inode: Box<[Shard<ByInode>]>,
     by_id: Box<[Shard<ById>]>,
 }
 
-/// Node ID to inode.
-type ByInode = HashMap<u64, Arc<InodeData>>;
-/// Host identity to node ID.
-type ById = HashMap<InodeId, u64>;
+/// Inodes by node ID.
+type ByInode = HashSet<ByNode>;
+/// Inodes by host identity.
+type ById = HashSet<ByHost>;
 
 impl Default for Maps {
     fn default() -> Self {
@@ -163,7 +268,7 @@ impl Maps {
     }
 
     fn id_shard_index(&self, id: &InodeId) -> usize {
-        let h = (id.ino ^ id.dev.rotate_left(29) ^ id.mnt.rotate_left(47))
+        let h = (id.ino ^ u64::from(id.dev).rotate_left(29) ^ u64::from(id.mnt).rotate_left(47))
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (h >> (64 - SHARD_BITS)) as usize
     }
@@ -179,15 +284,16 @@ impl Maps {
 ///   same index at once.
 /// - Adding an inode holds its identity shard's write lock from the search to the
 ///   insertion, so two lookups of one file never create two node IDs.
-/// - A lookup count is raised only under the read lock of the inode's node-ID shard, and
-///   an inode is removed only under the write locks of both its shards, after checking
-///   there that its count is still 0. So a lookup that raises the count of an inode
-///   whose count FORGET just took to 0 keeps it in the store (FORGET sees the count and
-///   leaves it), and one that comes after the removal does not find it.
+/// - A lookup count is raised only under a lock of one of the inode's shards (a lookup
+///   by identity holds its identity shard), and an inode is removed only under the write
+///   locks of both its shards, after checking there that its count is still 0. So a
+///   lookup that raises the count of an inode whose count FORGET just took to 0 keeps it
+///   in the store (FORGET sees the count and leaves it), and one that comes after the
+///   removal does not find it.
 pub(crate) struct InodeStore {
     maps: Maps,
     next_virtual: AtomicU64,
-    next_generation: AtomicU64,
+    next_generation: AtomicU32,
 }
 
 impl InodeStore {
@@ -196,7 +302,7 @@ impl InodeStore {
         InodeStore {
             maps: Maps::default(),
             next_virtual: AtomicU64::new(first_virtual),
-            next_generation: AtomicU64::new(1),
+            next_generation: AtomicU32::new(1),
         }
     }
 
@@ -206,17 +312,16 @@ impl InodeStore {
             .inode_shard(inode)
             .read()
             .get(&inode)
-            .cloned()
+            .map(|d| d.0.clone())
             .ok_or_else(|| err(libc::EBADF))
     }
 
     /// The inode with host identity `id`; `raise` adds one to its lookup count.
     fn find(&self, id: &InodeId, raise: bool) -> Option<Arc<InodeData>> {
-        let inode = *self.maps.id_shard(id).read().get(id)?;
-        let shard = self.maps.inode_shard(inode).read();
-        // The node ID may have been forgotten (and, with host inode numbers, given to
-        // another file) since the identity shard was read.
-        let data = shard.get(&inode).filter(|d| d.id == *id)?;
+        // The identity shard holds the inode itself, and removal needs this shard's write
+        // lock: the inode found here is still in the store while the lock is held.
+        let shard = self.maps.id_shard(id).read();
+        let data = &shard.get(id)?.0;
         if raise {
             data.refcount.fetch_add(1, Ordering::AcqRel);
         }
@@ -235,19 +340,11 @@ impl InodeStore {
 
     /// Adds the root inode (node ID `ROOT_ID`), replacing any previous one.
     pub fn insert_root(&self, id: InodeId, file_type: u32, handle: InodeHandle) {
-        let data = Arc::new(InodeData {
-            inode: ROOT_ID,
-            generation: 0,
-            id,
-            file_type,
-            handle,
-            pinned: OnceLock::new(),
-            refcount: AtomicU64::new(2),
-        });
+        let data = Arc::new(InodeData::new(ROOT_ID, 0, id, file_type, handle, 2));
         let mut ids = self.maps.id_shard(&id).write();
         let mut inodes = self.maps.inode_shard(ROOT_ID).write();
-        ids.insert(id, ROOT_ID);
-        inodes.insert(ROOT_ID, data);
+        ids.replace(ByHost(data.clone()));
+        inodes.replace(ByNode(data));
     }
 
     /// Returns the inode with identity `id` with its count raised by one, or inserts a new
@@ -262,30 +359,24 @@ impl InodeStore {
         host_ino: Option<u64>,
     ) -> (Arc<InodeData>, bool) {
         let mut ids = self.maps.id_shard(&id).write();
-        if let Some(&inode) = ids.get(&id) {
-            let shard = self.maps.inode_shard(inode).read();
-            if let Some(existing) = shard.get(&inode).filter(|d| d.id == id) {
-                existing.refcount.fetch_add(1, Ordering::AcqRel);
-                return (existing.clone(), false);
-            }
+        if let Some(existing) = ids.get(&id) {
+            existing.0.refcount.fetch_add(1, Ordering::AcqRel);
+            return (existing.0.clone(), false);
         }
         let new = |inode, generation| {
-            Arc::new(InodeData {
-                inode,
-                generation,
-                id,
-                file_type,
-                handle,
-                pinned: OnceLock::new(),
-                refcount: AtomicU64::new(1),
-            })
+            Arc::new(InodeData::new(inode, generation, id, file_type, handle, 1))
         };
         if let Some(ino) = host_ino.filter(|&i| i != ROOT_ID) {
             let mut shard = self.maps.inode_shard(ino).write();
-            if let Entry::Vacant(slot) = shard.entry(ino) {
-                let data = new(ino, self.next_generation.fetch_add(1, Ordering::Relaxed));
-                slot.insert(data.clone());
-                ids.insert(id, ino);
+            if !shard.contains(&ino) {
+                // 0 is left to virtual node IDs, also when the counter wraps.
+                let mut g = self.next_generation.fetch_add(1, Ordering::Relaxed);
+                if g == 0 {
+                    g = self.next_generation.fetch_add(1, Ordering::Relaxed);
+                }
+                let data = new(ino, g);
+                shard.insert(ByNode(data.clone()));
+                ids.insert(ByHost(data.clone()));
                 return (data, true);
             }
         }
@@ -295,8 +386,8 @@ impl InodeStore {
         self.maps
             .inode_shard(inode)
             .write()
-            .insert(inode, data.clone());
-        ids.insert(id, inode);
+            .insert(ByNode(data.clone()));
+        ids.insert(ByHost(data.clone()));
         (data, true)
     }
 
@@ -331,11 +422,11 @@ impl InodeStore {
             return None;
         }
         match inodes.get(&inode) {
-            Some(d) if Arc::ptr_eq(d, &data) => {}
+            Some(d) if Arc::ptr_eq(&d.0, &data) => {}
             _ => return None,
         }
         inodes.remove(&inode);
-        if ids.get(&data.id) == Some(&inode) {
+        if ids.get(&data.id).is_some_and(|d| Arc::ptr_eq(&d.0, &data)) {
             ids.remove(&data.id);
         }
         Some(data)
@@ -345,7 +436,7 @@ impl InodeStore {
     /// for another file); the node ID itself stays until the kernel forgets it.
     pub fn retire(&self, id: &InodeId, inode: u64) {
         let mut ids = self.maps.id_shard(id).write();
-        if ids.get(id) == Some(&inode) {
+        if ids.get(id).is_some_and(|d| d.0.inode == inode) {
             ids.remove(id);
         }
     }
@@ -361,7 +452,6 @@ impl InodeStore {
     }
 
     /// Number of inodes, the root included.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.maps.by_inode.iter().map(|s| s.read().len()).sum()
     }
@@ -382,20 +472,12 @@ impl InodeData {
     /// An inode as it was saved, with its node ID, generation and lookup count.
     pub(crate) fn restored(
         inode: u64,
-        generation: u64,
+        generation: u32,
         id: InodeId,
         file_type: u32,
         handle: InodeHandle,
     ) -> InodeData {
-        InodeData {
-            inode,
-            generation,
-            id,
-            file_type,
-            handle,
-            pinned: OnceLock::new(),
-            refcount: AtomicU64::new(0),
-        }
+        InodeData::new(inode, generation, id, file_type, handle, 0)
     }
 }
 
@@ -406,13 +488,23 @@ impl InodeStore {
     pub fn snapshot(&self) -> (Vec<InodeRecord>, u64, u64) {
         let mut all: Vec<Arc<InodeData>> = Vec::new();
         for s in self.maps.by_inode.iter() {
-            all.extend(s.read().values().filter(|d| d.inode != ROOT_ID).cloned());
+            all.extend(
+                s.read()
+                    .iter()
+                    .filter(|d| d.0.inode != ROOT_ID)
+                    .map(|d| d.0.clone()),
+            );
         }
         let mut out: Vec<InodeRecord> = all
             .into_iter()
             .map(|d| InodeRecord {
                 refcount: d.refcount.load(Ordering::Acquire),
-                indexed: self.maps.id_shard(&d.id).read().get(&d.id) == Some(&d.inode),
+                indexed: self
+                    .maps
+                    .id_shard(&d.id)
+                    .read()
+                    .get(&d.id)
+                    .is_some_and(|x| Arc::ptr_eq(&x.0, &d)),
                 data: d,
             })
             .collect();
@@ -420,7 +512,7 @@ impl InodeStore {
         (
             out,
             self.next_virtual.load(Ordering::Relaxed),
-            self.next_generation.load(Ordering::Relaxed),
+            u64::from(self.next_generation.load(Ordering::Relaxed)),
         )
     }
 
@@ -440,37 +532,37 @@ impl InodeStore {
         let mut ids: Vec<_> = self.maps.by_id.iter().map(|s| s.write()).collect();
         let mut inodes: Vec<_> = self.maps.by_inode.iter().map(|s| s.write()).collect();
         let only_root = inodes.iter().map(|m| m.len()).sum::<usize>() == 1
-            && inodes[(ROOT_ID as usize) & (SHARDS - 1)].contains_key(&ROOT_ID);
+            && inodes[(ROOT_ID as usize) & (SHARDS - 1)].contains(&ROOT_ID);
         if !only_root {
             return Err(err(libc::EBUSY));
         }
-        let mut by_inode: HashMap<u64, Arc<InodeData>> = HashMap::with_capacity(records.len());
-        let mut by_id: HashMap<InodeId, u64> = HashMap::with_capacity(records.len());
-        let id_taken = |ids: &[RwLockWriteGuard<'_, ById>], id: &InodeId| {
-            ids.iter().any(|m| m.contains_key(id))
-        };
+        let mut node_ids: HashSet<u64> = HashSet::with_capacity(records.len());
+        let mut host_ids: HashSet<InodeId> = HashSet::with_capacity(records.len());
+        let mut all = Vec::with_capacity(records.len());
+        let id_taken =
+            |ids: &[RwLockWriteGuard<'_, ById>], id: &InodeId| ids.iter().any(|m| m.contains(id));
         for r in records {
             let d = r.data;
-            if d.inode == ROOT_ID || by_inode.contains_key(&d.inode) {
+            if d.inode == ROOT_ID || !node_ids.insert(d.inode) {
                 return Err(err(libc::EINVAL));
             }
-            if r.indexed
-                && !matches!(d.handle, InodeHandle::Stale)
-                && (id_taken(&ids, &d.id) || by_id.insert(d.id, d.inode).is_some())
-            {
+            let indexed = r.indexed && !matches!(d.handle, InodeHandle::Stale);
+            if indexed && (id_taken(&ids, &d.id) || !host_ids.insert(d.id)) {
                 return Err(err(libc::EINVAL));
             }
             d.refcount.store(r.refcount, Ordering::Release);
-            by_inode.insert(d.inode, d);
+            all.push((d, indexed));
         }
-        for (inode, d) in by_inode {
-            inodes[(inode as usize) & (SHARDS - 1)].insert(inode, d);
-        }
-        for (id, inode) in by_id {
-            let shard = self.maps.id_shard_index(&id);
-            ids[shard].insert(id, inode);
+        for (d, indexed) in all {
+            if indexed {
+                let shard = self.maps.id_shard_index(&d.id);
+                ids[shard].insert(ByHost(d.clone()));
+            }
+            inodes[(d.inode as usize) & (SHARDS - 1)].insert(ByNode(d));
         }
         self.next_virtual.fetch_max(next_virtual, Ordering::Relaxed);
+        // Generations are 32 bits; a saved counter past that wraps as the live one does.
+        let next_generation = u32::try_from(next_generation).unwrap_or(u32::MAX);
         self.next_generation
             .fetch_max(next_generation, Ordering::Relaxed);
         Ok(())
@@ -486,11 +578,7 @@ mod tests {
     }
 
     fn id(ino: u64) -> InodeId {
-        InodeId {
-            ino,
-            dev: 7,
-            mnt: 0,
-        }
+        InodeId::new(ino, 7, 0)
     }
 
     #[test]
@@ -562,5 +650,29 @@ mod tests {
         assert_ne!(a.generation, 0);
         s.clear();
         assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn ids_narrow_without_losing_linux_values() {
+        let a = InodeId::new(5, 0x0810_0003, 1234);
+        assert_eq!((a.dev, a.mnt), (0x0810_0003, 1234));
+        // Values Linux never reports still differ from their low halves.
+        assert_ne!(InodeId::new(5, 1 << 32 | 7, 0), InodeId::new(5, 7, 0));
+        assert_eq!(std::mem::size_of::<InodeId>(), 16);
+    }
+
+    #[test]
+    fn retired_identity_finds_the_new_inode_only() {
+        let s = InodeStore::new(2);
+        let (old, _) = s.insert_or_ref(id(9), libc::S_IFREG, fd(), None);
+        s.retire(&id(9), old.inode);
+        assert!(s.peek(&id(9)).is_none());
+        let (new, fresh) = s.insert_or_ref(id(9), libc::S_IFREG, fd(), None);
+        assert!(fresh);
+        assert_ne!(new.inode, old.inode);
+        // Forgetting the old node ID leaves the new one findable by identity.
+        assert!(s.forget(old.inode, 1).is_some());
+        assert_eq!(s.peek(&id(9)).unwrap().inode, new.inode);
+        assert_eq!(new.file_type(), libc::S_IFREG);
     }
 }

@@ -58,6 +58,7 @@
 //! only the daemon can write it. Malformed bytes are refused (`InvalidData`) before
 //! anything is opened, and a refused state changes nothing.
 
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::fs::File;
 use std::io;
@@ -66,7 +67,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use log::{debug, warn};
@@ -88,12 +89,13 @@ mod lock_wait;
 mod mount_fd;
 #[cfg(feature = "persist")]
 mod persist;
+mod prune;
 #[cfg(test)]
 mod tests;
 
 pub use config::{CachePolicy, Config};
 
-use file_handle::{FdCache, FileHandle};
+use file_handle::{FdCache, FdKey, FileHandle};
 use handles::HandleMap;
 pub use inode_store::InodeData;
 use inode_store::{InodeHandle, InodeId, InodeStore};
@@ -122,6 +124,13 @@ pub struct PassthroughFs<S: BitmapSlice + Send + Sync = ()> {
     lock_waits: lock_wait::LockWaits,
     mount_fds: MountFds,
     fd_cache: FdCache,
+    /// Descriptors of inodes kept as file handles whose files the host deleted while the
+    /// client knew them (they can no longer be reopened by handle: ESTALE), by node ID and
+    /// generation; flagged in the inode (`InodeData::is_pinned`), so the common case never
+    /// takes this lock. An entry goes when the kernel forgets the inode.
+    pinned: Mutex<HashMap<FdKey, Arc<OwnedFd>>>,
+    /// Inodes in the order they came, with `Config::max_inodes` only.
+    prune: prune::PruneQueue,
     /// `/proc/self/fd`, for reopening inodes by descriptor number.
     proc_self_fd: OwnedFd,
     /// Device of the shared root (host inode numbers are used only on it).
@@ -219,6 +228,8 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             lock_waits: Default::default(),
             mount_fds: MountFds::default(),
             fd_cache: FdCache::new(fd_cache_capacity(cfg.inode_fd_cache_size)),
+            pinned: Mutex::default(),
+            prune: Default::default(),
             proc_self_fd,
             root_dev: AtomicU64::new(0),
             use_handles: AtomicBool::new(false),
@@ -273,7 +284,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let h = FileHandle::from_fd(fd)?.ok_or_else(|| err(libc::EOPNOTSUPP))?;
         let dir = self.open_dir_for_mount(fd)?;
         h.open(dir.as_fd(), libc::O_PATH)?;
-        self.mount_fds.insert(h.mnt_id, dir);
+        self.mount_fds.insert(h.mnt_id(), dir);
         Ok(())
     }
 
@@ -292,7 +303,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     /// mount is known, or can be made because `fd` (the inode being added, whose stat is
     /// `st`) is a directory on it (the mount's root).
     fn have_mount_fd(&self, h: &FileHandle, fd: BorrowedFd<'_>, st: &libc::stat64) -> bool {
-        if self.mount_fds.get(h.mnt_id).is_some() {
+        if self.mount_fds.get(h.mnt_id()).is_some() {
             return true;
         }
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
@@ -300,11 +311,11 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         }
         match self.open_dir_for_mount(fd) {
             Ok(dir) => {
-                self.mount_fds.insert(h.mnt_id, dir);
+                self.mount_fds.insert(h.mnt_id(), dir);
                 true
             }
             Err(e) => {
-                debug!("cannot open mount {} for handles: {e}", h.mnt_id);
+                debug!("cannot open mount {} for handles: {e}", h.mnt_id());
                 false
             }
         }
@@ -328,11 +339,11 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     }
 
     fn inode_id(&self, st: &libc::stat64, mnt_id: u64) -> InodeId {
-        InodeId {
-            ino: st.st_ino,
-            dev: st.st_dev,
-            mnt: if self.cfg.enable_mntid { mnt_id } else { 0 },
-        }
+        InodeId::new(
+            st.st_ino,
+            st.st_dev,
+            if self.cfg.enable_mntid { mnt_id } else { 0 },
+        )
     }
 
     /// The inode `inode` (EBADF when the client names one it does not know).
@@ -347,18 +358,18 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         match &data.handle {
             InodeHandle::Fd(fd) => Ok(InodeFd::Borrowed(fd.as_fd())),
             InodeHandle::Handle(h) => {
-                let key = (data.inode, data.generation);
+                let key = (data.inode, data.generation());
                 if let Some(fd) = self.fd_cache.get(key) {
                     return Ok(InodeFd::Cached(fd));
                 }
-                if let Some(fd) = data.pinned() {
-                    return Ok(InodeFd::Borrowed(fd.as_fd()));
+                if let Some(fd) = self.pinned_fd(data) {
+                    return Ok(InodeFd::Cached(fd));
                 }
                 // Only a restored inode can lack its mount's descriptor (the mount was not
                 // found again): its file cannot be reached any more.
                 let mount_fd = self
                     .mount_fds
-                    .get(h.mnt_id)
+                    .get(h.mnt_id())
                     .ok_or_else(|| err(libc::ESTALE))?;
                 let fd = Arc::new(h.open(mount_fd.as_fd(), libc::O_PATH)?);
                 self.fd_cache.insert(key, fd.clone());
@@ -375,9 +386,10 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         if !data.is_reg() && !data.is_dir() {
             debug!(
                 "refusing to open inode {} of type {:o}",
-                data.inode, data.file_type
+                data.inode,
+                data.file_type()
             );
-            let errno = if data.file_type == libc::S_IFLNK {
+            let errno = if data.file_type() == libc::S_IFLNK {
                 libc::ELOOP
             } else {
                 libc::ENXIO
@@ -411,7 +423,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let (attr_timeout, entry_timeout) = self.timeouts(st.st_mode);
         Entry {
             inode: data.inode,
-            generation: data.generation,
+            generation: data.generation(),
             attr: st,
             attr_flags: 0,
             attr_timeout,
@@ -464,9 +476,12 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let (data, new) =
             self.inodes
                 .insert_or_ref(id, st.st_mode & libc::S_IFMT, handle, host_ino);
+        if new && self.cfg.max_inodes.is_some() {
+            self.prune.push(data.inode);
+        }
         if let (true, Some(fd)) = (new, cache_fd) {
             self.fd_cache
-                .insert((data.inode, data.generation), Arc::new(fd));
+                .insert((data.inode, data.generation()), Arc::new(fd));
         }
         Ok(self.make_entry(&data, st))
     }
@@ -511,8 +526,11 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     pub(crate) fn do_forget(&self, inode: u64, count: u64) {
         if let Some(data) = self.inodes.forget(inode, count) {
             if matches!(data.handle, InodeHandle::Handle(_)) {
-                let key = (data.inode, data.generation);
+                let key = (data.inode, data.generation());
                 self.fd_cache.remove(key);
+                if data.is_pinned() {
+                    self.pinned_map().remove(&key);
+                }
             }
         }
     }
@@ -538,10 +556,10 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         if !matches!(data.handle, InodeHandle::Handle(_)) {
             return None;
         }
-        if data.pinned().is_some() {
+        if data.is_pinned() {
             return None;
         }
-        if let Some(fd) = self.fd_cache.get((data.inode, data.generation)) {
+        if let Some(fd) = self.fd_cache.get((data.inode, data.generation())) {
             return Some((data, fd));
         }
         let fd = sys::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0).ok()?;
@@ -555,8 +573,25 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
     /// (If a link was made meanwhile the file is not deleted; pinning it is harmless.)
     pub(crate) fn pin_removed(&self, prepared: Option<(Arc<InodeData>, Arc<OwnedFd>)>) {
         if let Some((data, fd)) = prepared {
-            data.pin(fd);
+            if data.mark_pinned() {
+                self.pinned_map()
+                    .insert((data.inode, data.generation()), fd);
+            }
         }
+    }
+
+    fn pinned_map(&self) -> std::sync::MutexGuard<'_, HashMap<FdKey, Arc<OwnedFd>>> {
+        self.pinned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The descriptor kept by [`pin_removed`](Self::pin_removed) for `data`, if any.
+    pub(crate) fn pinned_fd(&self, data: &InodeData) -> Option<Arc<OwnedFd>> {
+        if !data.is_pinned() {
+            return None;
+        }
+        self.pinned_map()
+            .get(&(data.inode, data.generation()))
+            .cloned()
     }
 
     /// Reopens an `O_PATH` descriptor of the file `file` refers to (for creations that

@@ -180,7 +180,11 @@ fn check(s: &SavedFs) -> io::Result<()> {
         if i.inode <= ROOT_ID || i.inode > VFS_MAX_INO || !inodes.insert(i.inode) {
             return Err(inconsistent("invalid or repeated node ID"));
         }
-        if i.refcount == 0 || !FILE_TYPES.contains(&i.file_type) {
+        // Generations are 32 bits (the store never makes larger ones).
+        if i.refcount == 0
+            || !FILE_TYPES.contains(&i.file_type)
+            || u32::try_from(i.generation).is_err()
+        {
             return Err(inconsistent("invalid inode record"));
         }
         let ok = match &i.reach {
@@ -240,7 +244,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 InodeHandle::Handle(h) => {
                     let (handle_type, bytes) = h.parts();
                     Reach::Handle {
-                        mnt_id: h.mnt_id,
+                        mnt_id: h.mnt_id(),
                         handle_type,
                         bytes: bytes.to_vec(),
                     }
@@ -250,13 +254,13 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             };
             inodes.push(SavedInode {
                 inode: d.inode,
-                generation: d.generation,
+                generation: d.generation(),
                 id: SavedId {
                     ino: d.id.ino,
-                    dev: d.id.dev,
-                    mnt: d.id.mnt,
+                    dev: u64::from(d.id.dev),
+                    mnt: u64::from(d.id.mnt),
                 },
-                file_type: d.file_type,
+                file_type: d.file_type(),
                 refcount: r.refcount,
                 indexed: r.indexed,
                 reach,
@@ -282,8 +286,8 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let saved = SavedFs {
             root: SavedId {
                 ino: root.id.ino,
-                dev: root.id.dev,
-                mnt: root.id.mnt,
+                dev: u64::from(root.id.dev),
+                mnt: u64::from(root.id.mnt),
             },
             next_virtual,
             next_generation,
@@ -311,7 +315,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let saved: SavedFs = envelope::open(&KIND, buf)?;
         check(&saved)?;
         let root = self.inode_data(ROOT_ID)?;
-        if (root.id.ino, root.id.dev) != (saved.root.ino, saved.root.dev) {
+        if (root.id.ino, u64::from(root.id.dev)) != (saved.root.ino, saved.root.dev) {
             return Err(invalid_input(
                 "the state was saved for another shared directory",
             ));
@@ -349,7 +353,9 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             max_inode = max_inode.max(i.inode);
             max_gen = max_gen.max(i.generation);
             let (handle, fd, id) = self.find_inode(root_fd.as_fd(), &i, &mounts);
-            let data = InodeData::restored(i.inode, i.generation, id, i.file_type, handle);
+            // `check` refused generations past 32 bits.
+            let generation = u32::try_from(i.generation).unwrap_or(u32::MAX);
+            let data = InodeData::restored(i.inode, generation, id, i.file_type, handle);
             found.insert(
                 i.inode,
                 Found {
@@ -384,7 +390,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
             .into_values()
             .map(|f| {
                 if let (Some(fd), InodeHandle::Handle(_)) = (&f.fd, &f.data.handle) {
-                    cached.push(((f.data.inode, f.data.generation), fd.clone()));
+                    cached.push(((f.data.inode, f.data.generation()), fd.clone()));
                 }
                 InodeRecord {
                     data: f.data,
@@ -481,11 +487,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         i: &SavedInode,
         mounts: &HashMap<u64, Arc<OwnedFd>>,
     ) -> (InodeHandle, Option<Arc<OwnedFd>>, InodeId) {
-        let saved_id = InodeId {
-            ino: i.id.ino,
-            dev: i.id.dev,
-            mnt: i.id.mnt,
-        };
+        let saved_id = InodeId::new(i.id.ino, i.id.dev, i.id.mnt);
         let opened = match &i.reach {
             Reach::Handle {
                 mnt_id,
@@ -537,7 +539,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
         let root_fd;
         let (fd, file_type) = if h.inode == ROOT_ID {
             root_fd = self.inode_fd(root)?;
-            (root_fd.as_fd(), root.file_type)
+            (root_fd.as_fd(), root.file_type())
         } else {
             let f = found
                 .get(&h.inode)
@@ -547,7 +549,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
                 (_, Some(fd)) => fd.as_fd(),
                 _ => return Err(crate::errno::err(libc::ESTALE)),
             };
-            (fd, f.data.file_type)
+            (fd, f.data.file_type())
         };
         let flags = if h.dir {
             libc::O_RDONLY | libc::O_DIRECTORY

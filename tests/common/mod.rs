@@ -283,6 +283,20 @@ impl TestMount {
         &self.cfg
     }
 
+    /// Sends FUSE_NOTIFY_PRUNE for `ids` on the session's descriptor.
+    #[allow(dead_code)]
+    pub fn notify_prune(&mut self, ids: &[u64]) -> fuse_backend_rs::Result<usize> {
+        let server = self.server.clone().expect("still mounted");
+        let session = self.session.as_mut().expect("still mounted");
+        let mut res = None;
+        session.with_writer(|w| res = Some(server.notify_prune(w, ids)));
+        res.unwrap_or_else(|| {
+            Err(fuse_backend_rs::Error::EncodeMessage(
+                io::Error::from_raw_os_error(libc::ENOTCONN),
+            ))
+        })
+    }
+
     /// The driver.
     pub fn fs(&self) -> &Fs {
         self.server.as_ref().expect("still mounted").fs()

@@ -12,7 +12,7 @@ use vm_memory::ByteValued;
 use super::{Server, OUT_HEADER_LEN};
 use crate::abi::fuse_abi::{
     NotifyDeleteOut, NotifyInvalEntryOut, NotifyInvalInodeOut, NotifyOpcode, NotifyPollWakeupOut,
-    NotifyRetrieveOut, NotifyStoreOut, OutHeader,
+    NotifyPruneOut, NotifyRetrieveOut, NotifyStoreOut, OutHeader,
 };
 use crate::api::filesystem::FileSystem;
 use crate::buffer::Writer;
@@ -168,4 +168,39 @@ impl<F: FileSystem + Sync> Server<F> {
         let out = NotifyPollWakeupOut { kh };
         send(w.into(), NotifyOpcode::Poll, &[out.as_slice()])
     }
+
+    /// Asks the kernel to forget the inodes `nodeids` where it can (since 7.45): each
+    /// one nothing uses (no open file, no current directory, no mount) has its cached
+    /// dentries dropped, and the kernel then sends FORGET for it as for any evicted
+    /// inode. Inodes in use, and node IDs the kernel does not know, are skipped. Kernels
+    /// before 7.45 refuse the message (the write fails with EINVAL).
+    ///
+    /// # Errors
+    /// `Error::EncodeMessage` when the message cannot be written: EINVAL from the writer
+    /// for more than [`MAX_PRUNE_IDS`](Self::MAX_PRUNE_IDS) node IDs (send several
+    /// messages), or the kernel's errno.
+    pub fn notify_prune<'a, S: BitmapSlice>(
+        &self,
+        w: impl Into<Writer<'a, S>>,
+        nodeids: &[u64],
+    ) -> Result<usize> {
+        if nodeids.len() > Self::MAX_PRUNE_IDS {
+            return Err(Error::EncodeMessage(std::io::Error::from_raw_os_error(
+                libc::EINVAL,
+            )));
+        }
+        let out = NotifyPruneOut {
+            count: nodeids.len() as u32,
+            padding: 0,
+            spare: 0,
+        };
+        let ids: Vec<u8> = nodeids.iter().flat_map(|id| id.to_ne_bytes()).collect();
+        send(w.into(), NotifyOpcode::Prune, &[out.as_slice(), &ids])
+    }
+}
+
+impl<F: FileSystem + Sync> Server<F> {
+    /// Most node IDs in one [`notify_prune`](Self::notify_prune): 4 KiB of IDs, so a
+    /// message always fits the smallest buffer the kernel reads notifications into.
+    pub const MAX_PRUNE_IDS: usize = 512;
 }

@@ -218,7 +218,7 @@ impl<S: BitmapSlice + Send + Sync> PassthroughFs<S> {
 
     pub(crate) fn do_readlink(&self, inode: u64) -> io::Result<Vec<u8>> {
         let data = self.inode_data(inode)?;
-        if data.file_type != libc::S_IFLNK {
+        if data.file_type() != libc::S_IFLNK {
             return Err(super::super::err(libc::EINVAL));
         }
         let fd = self.inode_fd(&data)?;

@@ -140,6 +140,7 @@ impl<S: BitmapSlice + Send + Sync> FileSystem for PassthroughFs<S> {
         self.handles.clear();
         self.inodes.clear();
         self.fd_cache.clear();
+        self.pinned_map().clear();
         self.mount_fds.clear();
         for flag in [
             &self.no_open,

@@ -306,7 +306,9 @@ fn handle_mode_keeps_removed_inodes_reachable_until_forgotten() {
     assert_eq!(fs.getattr(&ctx(), t.inode, None).unwrap().0.st_nlink, 0);
 
     // Forgetting an inode closes its pinned descriptor with it.
-    let weak = std::sync::Arc::downgrade(fs.inodes.get(f.inode).unwrap().pinned().unwrap());
+    let pinned_fd = fs.pinned_fd(&fs.inodes.get(f.inode).unwrap()).unwrap();
+    let weak = std::sync::Arc::downgrade(&pinned_fd);
+    drop(pinned_fd);
     fs.forget(&ctx(), f.inode, 1);
     assert!(fs.inodes.get(f.inode).is_err());
     assert!(
@@ -316,5 +318,5 @@ fn handle_mode_keeps_removed_inodes_reachable_until_forgotten() {
 }
 
 fn pinned(fs: &Fs, inode: u64) -> bool {
-    fs.inodes.get(inode).unwrap().pinned().is_some()
+    fs.pinned_fd(&fs.inodes.get(inode).unwrap()).is_some()
 }

@@ -140,6 +140,35 @@ fn notifications_work_before_init() {
     assert_eq!(got.len(), 16);
 }
 
+#[test]
+fn prune_lists_node_ids_after_count() {
+    let s = server();
+    let got = capture(|w| s.notify_prune(w, &[5, 0x1122_3344_5566_7788]));
+    let body = cat(&[
+        &2u32.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &0u64.to_le_bytes(),
+        &5u64.to_le_bytes(),
+        &0x1122_3344_5566_7788u64.to_le_bytes(),
+    ]);
+    assert_eq!(got, notify_bytes(NotifyOpcode::Prune, &body));
+    assert_eq!(&got[4..8], &9i32.to_le_bytes());
+    assert_eq!(got.len(), 16 + 16 + 16);
+    // An empty list is well formed too (the kernel accepts count 0).
+    let got = capture(|w| s.notify_prune(w, &[]));
+    assert_eq!(got, notify_bytes(NotifyOpcode::Prune, &[0; 16]));
+}
+
+#[test]
+fn prune_refuses_more_ids_than_one_message_carries() {
+    let s = server();
+    let ids = vec![7u64; Server::<RecFs>::MAX_PRUNE_IDS + 1];
+    let mut buf = vec![0u8; 8192];
+    let w = Writer::from_volatile_slices([FuseBuf::new(&mut buf).into_volatile_slice()]);
+    let err = s.notify_prune(w, &ids).unwrap_err();
+    assert!(matches!(err, crate::Error::EncodeMessage(_)), "{err:?}");
+}
+
 /// The kernel's FUSE_NOTIFY_REPLY answering a retrieve sent with `cookie`: the header's
 /// `unique` is the cookie, `fuse_notify_retrieve_in` says `size` bytes at `offset`, then
 /// `data` follows.
