@@ -30,6 +30,8 @@ if [ "$target" = --build ]; then
 fi
 
 cargo $toolchain test --test seeds
+# Targets without generated seeds (persist) start from an empty corpus.
+mkdir -p corpus/"$target"
 cargo $toolchain fuzz run "$target" corpus/"$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=256 \
     -print_final_stats=1
